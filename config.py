@@ -1,0 +1,83 @@
+"""Settings, read from the environment once, when a config class is imported."""
+
+import os
+
+
+def _bool(name, default):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_url(raw):
+    """Return a SQLAlchemy URL that uses psycopg 3 however the URL names the driver."""
+    if raw.startswith("postgres://"):
+        raw = "postgresql://" + raw[len("postgres://"):]
+    if raw.startswith("postgresql://"):
+        raw = "postgresql+psycopg://" + raw[len("postgresql://"):]
+    return raw
+
+
+# USD per million tokens, (input, output). A model missing here is logged with a null cost.
+DEFAULT_LLM_PRICES = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "offline-rules-v1": (0.0, 0.0),
+}
+
+
+class Config:
+    """Production settings; every value can be set through the environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", "")
+    SQLALCHEMY_DATABASE_URI = database_url(
+        os.environ.get("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/llmlog")
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+    OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY") or None
+    OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL") or None
+    LLM_MODEL = os.environ.get("LLM_MODEL", "gpt-4o-mini")
+    LLM_TIMEOUT_S = float(os.environ.get("LLM_TIMEOUT_S", "60"))
+    LLM_MAX_RETRIES = int(os.environ.get("LLM_MAX_RETRIES", "2"))
+    LLM_BACKOFF_BASE_S = float(os.environ.get("LLM_BACKOFF_BASE_S", "1"))
+    LLM_BACKOFF_MAX_S = 10.0
+    LLM_PRICES = DEFAULT_LLM_PRICES
+
+    LOG_REQUEST_DATA = _bool("LOG_REQUEST_DATA", True)
+    TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
+
+    MAX_CONTENT_LENGTH = 64 * 1024
+
+    # APIFlask: the OpenAPI document and validation errors.
+    INFO = {"title": "LLM call logging service", "version": "1.0.0"}
+    VALIDATION_ERROR_STATUS_CODE = 400
+
+    # A job's worst case: every attempt runs into the timeout, with the longest backoff between.
+    LLM_LONGEST_CALL_S = LLM_TIMEOUT_S * (LLM_MAX_RETRIES + 1) + LLM_BACKOFF_MAX_S * LLM_MAX_RETRIES
+
+    CELERY = {
+        "broker_url": REDIS_URL,
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "broker_connection_retry_on_startup": True,
+        # Above the longest job, so a slow job is not redelivered while it runs, yet short enough
+        # that the job of a worker that died is redelivered soon after that time.
+        "broker_transport_options": {"visibility_timeout": int(LLM_LONGEST_CALL_S) + 60},
+    }
+
+
+class TestConfig(Config):
+    """Settings for the test suite: the database and Redis are given by the fixtures."""
+
+    TESTING = True
+    SECRET_KEY = "test-secret-key"

@@ -1,0 +1,1 @@
+"""Developer scripts behind `make run` and `make test`."""

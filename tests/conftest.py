@@ -1,0 +1,158 @@
+"""Fixtures: a database of the tests' own made by the migrations, real Redis, the app.
+
+The PostgreSQL and Redis servers are those named by DATABASE_URL / REDIS_URL, or
+embedded ones started for the run. The tests create a database named
+`llmlog_test_<random>` and drop it at the end; in Redis they touch only keys
+under a prefix of their own.
+"""
+
+import os
+import uuid
+
+import psycopg
+import pytest
+import redis
+from flask_migrate import upgrade
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from config import TestConfig, database_url
+from scripts.services import ROOT, running_services
+
+RUN_ID = uuid.uuid4().hex[:10]
+
+
+def _admin_url(url):
+    return make_url(url).set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+
+
+@pytest.fixture(scope="session")
+def services():
+    """DATABASE_URL and REDIS_URL of running servers."""
+    with running_services(announce=lambda message: None) as urls:
+        yield urls
+
+
+@pytest.fixture(scope="session")
+def database(services):
+    """A new, empty database on the server, dropped after the run; yields its URL."""
+    server_url = database_url(services["DATABASE_URL"])
+    name = f"llmlog_test_{RUN_ID}"
+    admin = _admin_url(server_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_prefix(services):
+    """A key prefix of this run's own in Redis; its keys are deleted after the run."""
+    prefix = f"llmlog-test-{RUN_ID}:"
+    yield prefix
+    client = redis.Redis.from_url(services["REDIS_URL"])
+    for key in client.scan_iter(match=f"{prefix}*"):
+        client.delete(key)
+
+
+@pytest.fixture(scope="session")
+def config_class(database, services, redis_prefix):
+    """TestConfig pointed at the test database and this run's Redis key prefix."""
+
+    class RunConfig(TestConfig):
+        SQLALCHEMY_DATABASE_URI = database
+        REDIS_URL = services["REDIS_URL"]
+        CELERY = {
+            **TestConfig.CELERY,
+            "broker_url": services["REDIS_URL"],
+            "broker_transport_options": {
+                **TestConfig.CELERY["broker_transport_options"],
+                "global_keyprefix": redis_prefix,
+            },
+        }
+
+    return RunConfig
+
+
+@pytest.fixture(scope="session")
+def app(config_class):
+    """The app, on a database the migrations built."""
+    from webapp import create_app
+
+    app = create_app(config_class)
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _isolated(request):
+    """Empty every table after each test that used the database."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    from webapp.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        with db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def app_ctx(app):
+    """An app context for tests that use the models directly."""
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A runner for the app's CLI commands."""
+    return app.test_cli_runner()
+
+
+class Auth:
+    """Makes users with tokens and the headers to call the API as them."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def user(self, email=None, role="user"):
+        """Create a user; return (user_id, headers with a fresh bearer token)."""
+        from webapp.extensions import db
+        from webapp.models import ApiToken, User
+
+        with self.app.app_context():
+            user = User(email=email or f"{uuid.uuid4().hex[:12]}@example.com", role=role)
+            db.session.add(user)
+            token = ApiToken.issue(user)
+            db.session.commit()
+            return user.id, {"Authorization": f"Bearer {token}"}
+
+    def admin(self, email=None):
+        """Create an admin; return (user_id, headers)."""
+        return self.user(email, role="admin")
+
+
+@pytest.fixture
+def auth(app):
+    """The Auth helper."""
+    return Auth(app)
+
+
+def pytest_configure(config):
+    os.environ.setdefault("FLASK_APP", "wsgi")

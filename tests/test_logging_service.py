@@ -1,0 +1,187 @@
+"""The logging service writes one row per call, whatever happens to the call."""
+
+import json
+import logging
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, select
+from werkzeug.exceptions import Conflict
+
+from webapp.extensions import db
+from webapp.models import LlmCallLog, User
+from webapp.services.llm_logging_service import (
+    LlmCallLogger,
+    log_training_principles_creation,
+    log_workout_creation,
+    log_workout_revision,
+    log_workout_revision_accept,
+)
+
+USER_ID = str(uuid.uuid4())
+WORKER_META = {"method": "POST", "user_agent": "curl/8.5", "ip_address": "203.0.113.7"}
+
+
+def _rows():
+    db.session.expire_all()
+    return db.session.scalars(select(LlmCallLog).order_by(LlmCallLog.id)).all()
+
+
+def test_a_block_that_logs_success_writes_one_success_row_with_its_duration(app_ctx):
+    with log_workout_creation(USER_ID, request_data={"prompt": "legs"},
+                              request_meta=WORKER_META) as call_logger:
+        call_logger.log_success(response_summary="Created workout 3", workout_id=3,
+                                model="gpt-4o-mini", prompt_tokens=10, completion_tokens=5,
+                                total_tokens=15)
+    [row] = _rows()
+    assert row.success is True
+    assert row.http_status_code == 200
+    assert row.duration_ms is not None and row.duration_ms >= 0
+    assert row.user_id == USER_ID
+    assert row.endpoint_name == "llm/create-workout"
+    assert row.llm_operation_type == "workout_creation"
+    assert row.request_data == {"prompt": "legs"}
+    assert row.response_summary == "Created workout 3"
+    assert (row.workout_id, row.model, row.total_tokens) == (3, "gpt-4o-mini", 15)
+    assert (row.method, row.user_agent, row.ip_address) == ("POST", "curl/8.5", "203.0.113.7")
+    assert row.timestamp.utcoffset().total_seconds() == 0
+
+
+def test_an_exception_is_logged_as_an_error_row_and_re_raised(app_ctx):
+    with pytest.raises(ValueError, match="model said no"):
+        with log_workout_creation(USER_ID, request_data={"prompt": "x"}):
+            raise ValueError("model said no")
+    [row] = _rows()
+    assert row.success is False
+    assert row.error_type == "ValueError"
+    assert row.error_message == "model said no"
+    assert row.http_status_code == 500
+    assert row.response_summary is None
+
+
+def test_an_http_exception_is_logged_with_its_own_status(app_ctx):
+    with pytest.raises(Conflict):
+        with log_workout_revision_accept(USER_ID, request_data={"workout_id": 1}, workout_id=1):
+            raise Conflict("stale revision")
+    [row] = _rows()
+    assert (row.success, row.http_status_code, row.error_type) == (False, 409, "Conflict")
+    assert row.workout_id == 1
+    assert row.endpoint_name == "workouts/{workout_id}/revise/accept"
+
+
+def test_a_block_without_an_outcome_is_logged_as_a_success(app_ctx):
+    with log_training_principles_creation(USER_ID, request_data={"name": "Plan"}):
+        pass
+    [row] = _rows()
+    assert row.success is True
+    assert row.response_summary  # never empty on success
+    assert row.llm_operation_type == "training_principles_creation"
+
+
+def test_a_call_is_logged_exactly_once(app_ctx):
+    with pytest.raises(RuntimeError):
+        with log_workout_revision(USER_ID, request_data={"feedback": "f"}) as call_logger:
+            call_logger.log_success(response_summary="done")
+            call_logger.log_error(RuntimeError("again"))
+            raise RuntimeError("after success")
+    rows = _rows()
+    assert len(rows) == 1
+    assert rows[0].success is True
+
+
+def test_error_messages_are_cut_to_2000_characters(app_ctx):
+    with pytest.raises(ValueError):
+        with log_workout_creation(USER_ID):
+            raise ValueError("x" * 5000)
+    assert len(_rows()[0].error_message) == 2000
+
+
+def test_secrets_in_request_data_are_redacted_at_any_depth(app_ctx):
+    data = {"prompt": "p", "Password": "hunter2", "nested": {"api_key": "sk-1", "Authorization": "B"},
+            "items": [{"refresh_token": "t"}], "client-secret": "s"}
+    with log_workout_creation(USER_ID, request_data=data):
+        pass
+    logged = _rows()[0].request_data
+    assert logged == {"prompt": "p", "Password": "[REDACTED]",
+                      "nested": {"api_key": "[REDACTED]", "Authorization": "[REDACTED]"},
+                      "items": [{"refresh_token": "[REDACTED]"}], "client-secret": "[REDACTED]"}
+
+
+def test_request_data_over_16_kb_is_cut_with_a_marker(app_ctx):
+    with log_workout_creation(USER_ID, request_data={"prompt": "y" * 40_000}):
+        pass
+    logged = _rows()[0].request_data
+    assert logged["_truncated"] is True
+    assert logged["_original_size_bytes"] > 40_000
+    assert len(json.dumps(logged).encode()) <= 16 * 1024
+
+
+def test_request_data_is_not_logged_when_log_request_data_is_off(app, app_ctx, monkeypatch):
+    monkeypatch.setitem(app.config, "LOG_REQUEST_DATA", False)
+    with log_workout_creation(USER_ID, request_data={"prompt": "private"}):
+        pass
+    assert _rows()[0].request_data is None
+
+
+def test_a_failing_log_write_does_not_break_the_operation_and_is_reported(app_ctx, caplog):
+    unreachable = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
+    with caplog.at_level(logging.ERROR):
+        with log_workout_creation(USER_ID, request_data={"prompt": "p"}, db=unreachable) as cl:
+            result = "operation result"
+            cl.log_success(response_summary="ok")
+    assert result == "operation result"
+    assert _rows() == []
+    assert "Could not write LLM call log row" in caplog.text
+    assert "llm/create-workout" in caplog.text
+
+
+def test_rolling_back_the_operation_keeps_its_log_row(app_ctx):
+    with log_workout_creation(USER_ID, request_data={"prompt": "p"}) as call_logger:
+        db.session.add(User(email="rolled-back@example.com"))
+        db.session.flush()
+        call_logger.log_success(response_summary="made a user, then rolled back")
+        db.session.rollback()
+    assert db.session.scalar(select(User).where(User.email == "rolled-back@example.com")) is None
+    assert len(_rows()) == 1
+
+
+def test_request_meta_is_read_from_the_flask_request(app):
+    with app.test_request_context("/llm/create-workout", method="POST",
+                                  headers={"User-Agent": "pytest-agent"},
+                                  environ_base={"REMOTE_ADDR": "198.51.100.4"}):
+        call_logger = LlmCallLogger(USER_ID, "llm/create-workout", "workout_creation")
+    assert (call_logger.method, call_logger.user_agent, call_logger.ip_address) == (
+        "POST", "pytest-agent", "198.51.100.4")
+
+
+def test_a_user_object_is_logged_by_its_id(app_ctx):
+    user = User(id=uuid.uuid4(), email="obj@example.com")
+    with log_workout_creation(user):
+        pass
+    assert _rows()[0].user_id == str(user.id)
+
+
+@pytest.mark.parametrize(
+    ("hops", "expected_ip"),
+    [(0, "10.0.0.1"), (1, "198.51.100.9"), (2, "203.0.113.50")],
+)
+def test_x_forwarded_for_is_honoured_only_for_trusted_hops(config_class, hops, expected_ip):
+    from webapp import create_app
+
+    class ProxyConfig(config_class):
+        TRUSTED_PROXY_HOPS = hops
+
+    app = create_app(ProxyConfig)
+    seen = {}
+
+    @app.get("/probe-ip")
+    def probe_ip():
+        seen["ip"] = LlmCallLogger(USER_ID, "probe", None).ip_address
+        return {}
+
+    app.test_client().get(
+        "/probe-ip",
+        headers={"X-Forwarded-For": "1.2.3.4, 203.0.113.50, 198.51.100.9"},
+        environ_base={"REMOTE_ADDR": "10.0.0.1"},
+    )
+    assert seen["ip"] == expected_ip

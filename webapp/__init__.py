@@ -1,0 +1,58 @@
+"""The Flask application factory."""
+
+import logging
+
+from apiflask import APIFlask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webapp import commands, errors
+from webapp.extensions import db, migrate
+
+
+def create_app(config_object="config.Config"):
+    """Build the app: config, extensions, blueprints, error handlers, commands, Celery."""
+    app = APIFlask(__name__, title="LLM call logging service", version="1.0.0")
+    app.config.from_object(config_object)
+    # Keys keep the order the service gives them (most used endpoint first, ...).
+    app.json.sort_keys = False
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    configure_logging(app)
+    return app
+
+
+def register_extensions(app):
+    """Bind the extension singletons, Celery included, to this app."""
+    from webapp.celery_app import celery_init_app
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=app.config.get("MIGRATIONS_DIR", "migrations"))
+    celery_init_app(app)
+
+
+def register_blueprints(app):
+    """Mount the feature blueprints."""
+    from webapp.api import account
+
+    app.register_blueprint(account.bp)
+
+
+def register_errorhandlers(app):
+    """Answer every error in the JSON shape of SPEC section 9."""
+    errors.register(app)
+
+
+def register_commands(app):
+    """Add the `flask users ...` commands."""
+    app.cli.add_command(commands.users)
+
+
+def configure_logging(app):
+    """Log to stderr at INFO unless the host process configured logging already."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

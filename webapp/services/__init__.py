@@ -1,0 +1,1 @@
+"""Business steps, called by views and tasks."""

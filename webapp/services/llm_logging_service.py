@@ -1,0 +1,262 @@
+"""The logging service: one `llm_call_logs` row per LLM call (SPEC section 7).
+
+Rows are written in a session and transaction of their own, so the operation's
+rollback never removes its log row, and a failing log write is reported in the
+application log instead of breaking the operation.
+"""
+
+import json
+import logging
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+from flask import current_app, has_app_context, has_request_context, request
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from webapp.extensions import db as flask_db
+from webapp.models import LlmCallLog
+
+log = logging.getLogger(__name__)
+
+REQUEST_DATA_MAX_BYTES = 16 * 1024
+ERROR_MESSAGE_MAX_CHARS = 2000
+RESPONSE_SUMMARY_MAX_CHARS = 500
+USER_AGENT_MAX_CHARS = 512
+REDACTED = "[REDACTED]"
+# Compared against a key lower-cased with "-" and "_" removed, so "API-Key" and "apiKey" match.
+_SECRET_KEY_PARTS = ("password", "token", "secret", "apikey", "authorization")
+
+# Columns a caller may set through log_success(**fields) or the context managers.
+EXTRA_FIELDS = frozenset(
+    {
+        "workout_id",
+        "training_plan_id",
+        "job_id",
+        "model",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "cost_usd",
+        "queue_wait_ms",
+        "attempt",
+    }
+)
+
+
+def redact(value):
+    """Replace the values under keys that name secrets, at any depth."""
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if _names_secret(key) else redact(item) for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redact(item) for item in value]
+    return value
+
+
+def _names_secret(key):
+    normalized = str(key).lower().replace("-", "").replace("_", "")
+    return any(part in normalized for part in _SECRET_KEY_PARTS)
+
+
+def prepare_request_data(data):
+    """Redact, and cut at 16 KB with a marker saying so; None stays None."""
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        data = {"value": data}
+    data = redact(data)
+    text = json.dumps(data, default=str, ensure_ascii=False)
+    size = len(text.encode())
+    if size <= REQUEST_DATA_MAX_BYTES:
+        return json.loads(text)
+    # Keep a prefix of the JSON text so the start of the request stays readable.
+    room = REQUEST_DATA_MAX_BYTES - 256
+    preview = text.encode()[:room].decode(errors="ignore")
+    return {"_truncated": True, "_original_size_bytes": size, "preview": preview}
+
+
+def status_code_for(exc):
+    """The HTTP status an error is logged with (SPEC section 6)."""
+    import openai
+
+    from webapp.llm.errors import InvalidLLMOutput
+
+    if isinstance(exc, HTTPException):
+        return exc.code or 500
+    if isinstance(exc, InvalidLLMOutput):
+        return 502
+    if isinstance(exc, openai.RateLimitError):
+        return 429
+    if isinstance(exc, openai.APITimeoutError):
+        return 504
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code
+    code = getattr(exc, "status_code", None)  # our own ApiError and the like
+    if isinstance(code, int) and 400 <= code <= 599:
+        return code
+    return 500
+
+
+def _one_line(text, limit):
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def request_meta_from_request():
+    """Method, user agent and client IP of the current HTTP request, to carry into a worker.
+
+    The client IP is `request.remote_addr`, which ProxyFix has already taken from
+    X-Forwarded-For when (and only as far as) TRUSTED_PROXY_HOPS allows.
+    """
+    return {
+        "method": request.method,
+        "user_agent": request.headers.get("User-Agent"),
+        "ip_address": request.remote_addr,
+    }
+
+
+class LlmCallLogger:
+    """Logs one call: start it, then end it once with log_success or log_error."""
+
+    def __init__(
+        self,
+        user,
+        endpoint_name,
+        llm_operation_type,
+        *,
+        method="POST",
+        request_meta=None,
+        db=None,
+    ):
+        self.user_id = str(getattr(user, "id", user))
+        self.endpoint_name = endpoint_name
+        self.llm_operation_type = llm_operation_type
+        if request_meta is None and has_request_context():
+            request_meta = request_meta_from_request()
+        request_meta = request_meta or {}
+        self.method = request_meta.get("method") or method
+        self.user_agent = request_meta.get("user_agent")
+        self.ip_address = request_meta.get("ip_address")
+        self._engine = db
+        self.fields = {}
+        self.request_data = None
+        self.timestamp = None
+        self._started = None
+        self.logged = False
+
+    def start_logging(self, request_data=None):
+        """Mark the call's start and remember what it was asked (redacted, capped)."""
+        self.timestamp = datetime.now(timezone.utc)
+        self._started = time.monotonic()
+        if _config("LOG_REQUEST_DATA", True):
+            self.request_data = prepare_request_data(request_data)
+        return self
+
+    def set_fields(self, **fields):
+        """Remember columns (workout_id, tokens, ...) for whichever way the call ends."""
+        unknown = set(fields) - EXTRA_FIELDS
+        if unknown:
+            raise TypeError(f"unknown log fields: {', '.join(sorted(unknown))}")
+        self.fields.update(fields)
+        return self
+
+    def log_success(self, http_status_code=200, response_summary=None, **fields):
+        """Write the call as a success."""
+        self.set_fields(**fields)
+        summary = response_summary or f"{self.llm_operation_type or self.endpoint_name} succeeded"
+        self._write(
+            success=True,
+            http_status_code=http_status_code,
+            response_summary=_one_line(summary, RESPONSE_SUMMARY_MAX_CHARS),
+        )
+
+    def log_error(self, exc, http_status_code=None):
+        """Write the call as failed with the exception's type, text and status."""
+        self._write(
+            success=False,
+            http_status_code=http_status_code or status_code_for(exc),
+            error_type=type(exc).__name__,
+            error_message=str(exc)[:ERROR_MESSAGE_MAX_CHARS] or type(exc).__name__,
+        )
+
+    def _write(self, **outcome):
+        if self.logged:
+            log.warning("LLM call %s already logged; ignoring a second outcome", self.endpoint_name)
+            return
+        self.logged = True
+        if self._started is None:
+            self.start_logging()
+        row = dict(
+            user_id=self.user_id,
+            endpoint_name=self.endpoint_name[:255],
+            method=self.method[:10],
+            timestamp=self.timestamp,
+            duration_ms=int((time.monotonic() - self._started) * 1000),
+            request_data=self.request_data,
+            llm_operation_type=self.llm_operation_type,
+            user_agent=self.user_agent[:USER_AGENT_MAX_CHARS] if self.user_agent else None,
+            ip_address=self.ip_address[:45] if self.ip_address else None,
+            **self.fields,
+            **outcome,
+        )
+        try:
+            with Session(self._engine or flask_db.engine) as session:
+                session.add(LlmCallLog(**row))
+                session.commit()
+        except Exception:
+            # The operation goes on; the row is kept in the application log so nothing is lost.
+            log.exception("Could not write LLM call log row: %s", json.dumps(row, default=str))
+
+
+def _config(key, default):
+    return current_app.config.get(key, default) if has_app_context() else default
+
+
+@contextmanager
+def log_llm_call(user, endpoint_name, llm_operation_type, request_data=None, *,
+                 method="POST", request_meta=None, db=None, **fields):
+    """Log the block as one call: an exception leaving it is an error row and is re-raised;
+    a block that ends without an outcome is a success."""
+    call_logger = LlmCallLogger(
+        user, endpoint_name, llm_operation_type,
+        method=method, request_meta=request_meta, db=db,
+    )
+    call_logger.set_fields(**fields)
+    call_logger.start_logging(request_data)
+    try:
+        yield call_logger
+    except BaseException as exc:
+        if not call_logger.logged:
+            call_logger.log_error(exc)
+        raise
+    if not call_logger.logged:
+        call_logger.log_success()
+
+
+def log_workout_creation(user, request_data=None, **kwargs):
+    """Log a `POST /llm/create-workout` call."""
+    return log_llm_call(user, "llm/create-workout", "workout_creation", request_data, **kwargs)
+
+
+def log_training_principles_creation(user, request_data=None, **kwargs):
+    """Log a `POST /llm/create-training-principles` call (never pass health_notes)."""
+    return log_llm_call(
+        user, "llm/create-training-principles", "training_principles_creation", request_data, **kwargs
+    )
+
+
+def log_workout_revision(user, request_data=None, **kwargs):
+    """Log a `POST /workouts/{workout_id}/revise` call."""
+    return log_llm_call(
+        user, "workouts/{workout_id}/revise", "workout_revision", request_data, **kwargs
+    )
+
+
+def log_workout_revision_accept(user, request_data=None, **kwargs):
+    """Log a `POST /workouts/{workout_id}/revise/accept` call."""
+    return log_llm_call(
+        user, "workouts/{workout_id}/revise/accept", "workout_revision_accept", request_data, **kwargs
+    )
