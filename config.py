@@ -37,7 +37,8 @@ class Config:
     SQLALCHEMY_DATABASE_URI = database_url(
         os.environ.get("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/llmlog")
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Every connection speaks UTC, so timestamps come back with offset +00:00.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "connect_args": {"options": "-c timezone=UTC"}}
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
     OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY") or None
@@ -49,6 +50,12 @@ class Config:
     LLM_BACKOFF_MAX_S = 10.0
     LLM_PRICES = DEFAULT_LLM_PRICES
 
+    # Jobs: a claim's lease is the longest run plus this margin; the sweeper runs in every
+    # worker at this interval and sends again a job not sent for JOB_RESEND_AFTER_S.
+    JOB_LEASE_MARGIN_S = float(os.environ.get("JOB_LEASE_MARGIN_S", "30"))
+    JOB_SWEEP_INTERVAL_S = float(os.environ.get("JOB_SWEEP_INTERVAL_S", "30"))
+    JOB_RESEND_AFTER_S = float(os.environ.get("JOB_RESEND_AFTER_S", "120"))
+
     LOG_REQUEST_DATA = _bool("LOG_REQUEST_DATA", True)
     TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
 
@@ -57,12 +64,15 @@ class Config:
     # APIFlask: the OpenAPI document and validation errors.
     INFO = {"title": "LLM call logging service", "version": "1.0.0"}
     VALIDATION_ERROR_STATUS_CODE = 400
+    # The bearer token; webapp.auth's decorators put it on every route they protect.
+    SECURITY_SCHEMES = {"BearerAuth": {"type": "http", "scheme": "bearer"}}
 
-    # A job's worst case: every attempt runs into the timeout, with the longest backoff between.
-    LLM_LONGEST_CALL_S = LLM_TIMEOUT_S * (LLM_MAX_RETRIES + 1) + LLM_BACKOFF_MAX_S * LLM_MAX_RETRIES
+    # Keys of this deployment in a shared Redis start with this prefix (tests use their own).
+    REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "")
 
+    # Celery settings; the broker URL, key prefix and visibility timeout are added from the
+    # values above when the app is built (webapp.celery_app), so subclasses can change those.
     CELERY = {
-        "broker_url": REDIS_URL,
         "task_ignore_result": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
@@ -70,9 +80,6 @@ class Config:
         "task_serializer": "json",
         "accept_content": ["json"],
         "broker_connection_retry_on_startup": True,
-        # Above the longest job, so a slow job is not redelivered while it runs, yet short enough
-        # that the job of a worker that died is redelivered soon after that time.
-        "broker_transport_options": {"visibility_timeout": int(LLM_LONGEST_CALL_S) + 60},
     }
 
 

@@ -4,13 +4,16 @@ Builds the Flask app, takes the Celery app it configured, and imports the
 task modules so the worker knows every task.
 """
 
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
+from tasks import llm_operations  # noqa: F401  (registers the tasks)
+from tasks.sweeper import start_sweeper
 from webapp import create_app
 from webapp.extensions import db
 
 flask_app = create_app()
 celery = flask_app.extensions["celery"]
+_sweeper = {}
 
 
 @worker_process_init.connect
@@ -18,3 +21,16 @@ def _dispose_engine_after_fork(**_):
     """Forked pool processes must not share the parent's database connections."""
     with flask_app.app_context():
         db.engine.dispose(close=False)
+
+
+@worker_ready.connect
+def _start_sweeper(sender=None, **_):
+    # Only for a worker of this Celery app (not, say, a test's embedded worker).
+    if getattr(sender, "app", None) is celery:
+        _sweeper["stop"] = start_sweeper(flask_app)
+
+
+@worker_shutdown.connect
+def _stop_sweeper(**_):
+    if "stop" in _sweeper:
+        _sweeper["stop"].set()

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from config import TestConfig, database_url
 from scripts.services import ROOT, running_services
+from tests.llm_server import FakeLlm
 
 RUN_ID = uuid.uuid4().hex[:10]
 
@@ -61,20 +62,27 @@ def redis_prefix(services):
 
 
 @pytest.fixture(scope="session")
-def config_class(database, services, redis_prefix):
-    """TestConfig pointed at the test database and this run's Redis key prefix."""
+def fake_llm():
+    """The local OpenAI-compatible server every LLM call of the tests goes to."""
+    server = FakeLlm()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def config_class(database, services, redis_prefix, fake_llm):
+    """TestConfig pointed at the test database, this run's Redis key prefix and the fake LLM."""
 
     class RunConfig(TestConfig):
         SQLALCHEMY_DATABASE_URI = database
         REDIS_URL = services["REDIS_URL"]
-        CELERY = {
-            **TestConfig.CELERY,
-            "broker_url": services["REDIS_URL"],
-            "broker_transport_options": {
-                **TestConfig.CELERY["broker_transport_options"],
-                "global_keyprefix": redis_prefix,
-            },
-        }
+        REDIS_KEY_PREFIX = redis_prefix
+        OPENAI_BASE_URL = fake_llm.url
+        OPENAI_API_KEY = "test-key"
+        LLM_MODEL = "gpt-4o-mini"
+        LLM_TIMEOUT_S = 2.0
+        LLM_MAX_RETRIES = 2
+        LLM_BACKOFF_BASE_S = 0.05
 
     return RunConfig
 
@@ -104,6 +112,24 @@ def _isolated(request):
         tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
         with db.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def celery_worker(app):
+    """A real Celery worker (in a thread of the test process) consuming this run's queue."""
+    import tasks.llm_operations  # noqa: F401  (registers the tasks)
+    from celery.contrib.testing.worker import start_worker
+
+    with start_worker(app.extensions["celery"], perform_ping_check=False, loglevel="WARNING") as worker:
+        yield worker
+
+
+@pytest.fixture
+def llm(fake_llm):
+    """The fake LLM with an empty script and no requests seen."""
+    fake_llm.reset()
+    yield fake_llm
+    fake_llm.reset()
 
 
 @pytest.fixture

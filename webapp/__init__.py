@@ -1,6 +1,7 @@
 """The Flask application factory."""
 
 import logging
+from pathlib import Path
 
 from apiflask import APIFlask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -8,10 +9,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from webapp import commands, errors
 from webapp.extensions import db, migrate
 
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+
 
 def create_app(config_object="config.Config"):
     """Build the app: config, extensions, blueprints, error handlers, commands, Celery."""
-    app = APIFlask(__name__, title="LLM call logging service", version="1.0.0")
+    app = APIFlask(__name__, title="LLM call logging service", version="1.0.0", static_folder=None)
     app.config.from_object(config_object)
     # Keys keep the order the service gives them (most used endpoint first, ...).
     app.json.sort_keys = False
@@ -31,15 +34,16 @@ def register_extensions(app):
     from webapp.celery_app import celery_init_app
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=app.config.get("MIGRATIONS_DIR", "migrations"))
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=False)
     celery_init_app(app)
 
 
 def register_blueprints(app):
     """Mount the feature blueprints."""
-    from webapp.api import account
+    from webapp.api import account, jobs, logs, operations, workouts
 
-    app.register_blueprint(account.bp)
+    for module in (account, operations, jobs, workouts, logs):
+        app.register_blueprint(module.bp)
 
 
 def register_errorhandlers(app):

@@ -3,11 +3,15 @@
 from functools import wraps
 
 from flask import g, request
+from werkzeug.http import HTTP_STATUS_CODES
 
 from webapp.errors import ApiError
 from webapp.models import ApiToken
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
+
+# The OpenAPI security scheme of the bearer token (declared in config.SECURITY_SCHEMES).
+SECURITY_SCHEME = "BearerAuth"
 
 
 def _bearer_token():
@@ -36,6 +40,7 @@ def login_required(view):
         authenticate()
         return view(*args, **kwargs)
 
+    _document(wrapper, {401: "Missing, malformed, unknown or revoked bearer token."})
     return wrapper
 
 
@@ -48,7 +53,28 @@ def admin_required(view):
             raise ApiError(403, "This route is for admins.")
         return view(*args, **kwargs)
 
+    _document(
+        wrapper,
+        {
+            401: "Missing, malformed, unknown or revoked bearer token.",
+            403: "The caller is not an admin.",
+        },
+    )
     return wrapper
+
+
+def _document(wrapper, responses):
+    """Mark the route as bearer-protected in the OpenAPI document, with its error answers.
+
+    APIFlask reads a view's `_spec`; `security` makes it list the scheme (and a 401), and the
+    statuses in `responses` are documented with the error schema.
+    """
+    spec = wrapper.__dict__.setdefault("_spec", {})
+    spec["security"] = SECURITY_SCHEME
+    documented = spec.get("responses") or {}
+    if isinstance(documented, list):
+        documented = {status: HTTP_STATUS_CODES.get(int(status), "") for status in documented}
+    spec["responses"] = {**responses, **documented}
 
 
 def current_user():

@@ -38,6 +38,49 @@ MESSAGES = {
 }
 
 
+# The error document in OpenAPI: every error response of every route is described by these.
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string", "description": "snake_case, e.g. not_found."},
+                "message": {"type": "string", "description": "A sentence for people."},
+                "details": {"type": "object"},
+            },
+        }
+    },
+}
+
+VALIDATION_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string", "description": "validation_error or bad_request."},
+                "message": {"type": "string"},
+                "details": {
+                    "type": "object",
+                    "properties": {
+                        "fields": {
+                            "type": "object",
+                            "description": "What is wrong with each bad field, by its name.",
+                            "additionalProperties": {"type": "string"},
+                        }
+                    },
+                },
+            },
+        }
+    },
+}
+
+
 class ApiError(HTTPError):
     """An error the API answers on purpose, with a code, a message and details."""
 
@@ -107,7 +150,26 @@ def handle_unexpected(exc):
     return error_body(500, MESSAGES[500]), 500
 
 
+def document_errors(spec):
+    """Spec processor: every operation may answer 500, and one that takes a body 413 and 415."""
+    ref = {"$ref": "#/components/schemas/HTTPError"}
+    spec.setdefault("components", {}).setdefault("schemas", {}).setdefault("HTTPError", ERROR_SCHEMA)
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            statuses = [500] + ([413, 415] if "requestBody" in operation else [])
+            for status in statuses:
+                responses.setdefault(str(status), {
+                    "description": MESSAGES[status],
+                    "content": {"application/json": {"schema": ref}},
+                })
+    return spec
+
+
 def register(app):
-    """Install the error processor and the catch-all 500 handler."""
+    """Install the error processor, the catch-all 500 handler and the errors' OpenAPI schemas."""
     app.error_processor(process_error)
     app.register_error_handler(Exception, handle_unexpected)
+    app.config["HTTP_ERROR_SCHEMA"] = ERROR_SCHEMA
+    app.config["VALIDATION_ERROR_SCHEMA"] = VALIDATION_ERROR_SCHEMA
+    app.spec_processor(document_errors)

@@ -1,7 +1,10 @@
 """The database models; importing this package registers every table on the metadata."""
 
 from webapp.models.api_token import ApiToken
+from webapp.models.job import Job
 from webapp.models.llm_call_log import LlmCallLog
+from webapp.models.training_plan import TrainingPlan
 from webapp.models.user import User
+from webapp.models.workout import Workout, WorkoutRevision
 
-__all__ = ["ApiToken", "LlmCallLog", "User"]
+__all__ = ["ApiToken", "Job", "LlmCallLog", "TrainingPlan", "User", "Workout", "WorkoutRevision"]

@@ -20,6 +20,9 @@ class LlmCallLog(db.Model):
         Index("idx_llm_logs_user_timestamp", "user_id", db.text("timestamp DESC")),
         Index("idx_llm_logs_endpoint", "endpoint_name"),
         Index("idx_llm_logs_operation_type", "llm_operation_type"),
+        # Newest first with id as tie-breaker: the admin listing, its keyset pages and the
+        # time windows of the analytics read this index in order.
+        Index("idx_llm_logs_timestamp_id", db.text("timestamp DESC"), db.text("id DESC")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -143,6 +143,7 @@ class LlmCallLogger:
         self._engine = db
         self.fields = {}
         self.request_data = None
+        self._raw_request_data = None
         self.timestamp = None
         self._started = None
         self.logged = False
@@ -151,9 +152,17 @@ class LlmCallLogger:
         """Mark the call's start and remember what it was asked (redacted, capped)."""
         self.timestamp = datetime.now(timezone.utc)
         self._started = time.monotonic()
+        self._raw_request_data = request_data
         if _config("LOG_REQUEST_DATA", True):
             self.request_data = prepare_request_data(request_data)
         return self
+
+    def update_request_data(self, **items):
+        """Add what the operation learned along the way (say, which revision it took)."""
+        merged = {**(self._raw_request_data or {}), **items}
+        self._raw_request_data = merged
+        if _config("LOG_REQUEST_DATA", True):
+            self.request_data = prepare_request_data(merged)
 
     def set_fields(self, **fields):
         """Remember columns (workout_id, tokens, ...) for whichever way the call ends."""

@@ -1,0 +1,122 @@
+"""A local OpenAI-compatible Chat Completions server, scripted per test.
+
+The app's real `openai` client talks to it over HTTP. Each request takes the next
+scripted reply; with the script empty it answers a valid result for the schema
+the request asks for.
+"""
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+VALID_WORKOUT = {
+    "title": "Leg day",
+    "description": "Squats, lunges and a finisher.",
+    "duration_minutes": 30,
+    "difficulty": "intermediate",
+    "exercises": [
+        {"name": "Goblet squat", "sets": 3, "reps": 12, "duration_seconds": None,
+         "rest_seconds": 60, "notes": "Chest up"},
+        {"name": "Plank", "sets": 3, "reps": None, "duration_seconds": 40,
+         "rest_seconds": 30, "notes": ""},
+    ],
+}
+VALID_PRINCIPLES = {
+    "principles": [
+        {"title": "Progressive overload", "description": "Add a little load or reps each week."},
+        {"title": "Recovery", "description": "Sleep and rest days are part of the plan."},
+    ],
+    "weekly_structure": "Three full-body sessions on non-consecutive days.",
+    "progression": "Build for three weeks, deload in the fourth.",
+}
+DEFAULT_USAGE = {"prompt_tokens": 120, "completion_tokens": 80, "total_tokens": 200}
+
+
+@dataclass
+class Reply:
+    """One scripted answer: a status, a JSON body or raw text, headers, and a delay."""
+
+    status: int = 200
+    body: object = None
+    headers: dict = field(default_factory=dict)
+    delay_s: float = 0.0
+
+
+class FakeLlm:
+    """The scripted server; `url` is its OpenAI base URL."""
+
+    def __init__(self, model="gpt-4o-mini"):
+        self.model = model
+        self.script = deque()
+        self.requests = []
+        self._lock = threading.Lock()
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/v1"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self):
+        """Stop serving."""
+        self._server.shutdown()
+
+    def reset(self):
+        """Forget the script and the requests seen."""
+        with self._lock:
+            self.script.clear()
+            self.requests.clear()
+
+    def then(self, status=200, body=None, headers=None, delay_s=0.0):
+        """Queue the next reply."""
+        self.script.append(Reply(status, body, headers or {}, delay_s))
+        return self
+
+    def then_content(self, content, usage=DEFAULT_USAGE):
+        """Queue a 200 whose assistant message is `content` (text, or an object as JSON)."""
+        text = content if isinstance(content, str) else json.dumps(content)
+        return self.then(body=self._completion(text, usage))
+
+    def wait_for_requests(self, count, timeout=10):
+        """Block until the server has seen `count` requests."""
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"saw {len(self.requests)} LLM requests, expected {count}")
+            time.sleep(0.02)
+
+    def _completion(self, content, usage=DEFAULT_USAGE):
+        return {
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.model,
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": content}}],
+            "usage": usage,
+        }
+
+    def _default_reply(self, payload):
+        name = payload.get("response_format", {}).get("json_schema", {}).get("name")
+        content = VALID_PRINCIPLES if name == "training_principles" else VALID_WORKOUT
+        return Reply(body=self._completion(json.dumps(content)))
+
+    def _wsgi(self, environ, start_response):
+        request = Request(environ)
+        payload = request.get_json(silent=True) or {}
+        with self._lock:
+            self.requests.append(payload)
+            reply = self.script.popleft() if self.script else None
+        reply = reply or self._default_reply(payload)
+        if reply.delay_s:
+            time.sleep(reply.delay_s)
+        body = reply.body
+        if body is None:
+            body = {"error": {"message": f"scripted {reply.status}", "type": "server_error"}}
+        data = body if isinstance(body, str) else json.dumps(body)
+        response = Response(data, status=reply.status, headers=reply.headers,
+                            content_type="application/json")
+        return response(environ, start_response)

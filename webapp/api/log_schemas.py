@@ -1,0 +1,315 @@
+"""Query parameters and answers of the log routes; they also make their OpenAPI description."""
+
+import re
+from datetime import date, datetime, time, timedelta, timezone
+
+from apiflask import Schema, fields
+from marshmallow import ValidationError, post_load, validate, validates_schema
+
+# PostgreSQL text cannot hold NUL; a filter containing one is refused rather than sent there.
+_NO_NUL = validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters.")
+_INTEGER_TEXT = re.compile(r"-?[0-9]{1,100}")
+_ISO_8601 = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+MAX_OFFSET = 2**63 - 1
+MAX_CURSOR_LENGTH = 512
+
+
+class QueryInteger(fields.Integer):
+    """An integer written in ASCII digits, an optional minus and nothing else."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        # int() alone would also take " 7", "7_0" and non-ASCII digits.
+        if isinstance(value, str) and not _INTEGER_TEXT.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class IsoInstant(fields.String):
+    """An ISO 8601 date (kept a date) or date-time (made UTC; UTC if it names no offset)."""
+
+    default_error_messages = {
+        "invalid_instant": "Not an ISO 8601 date (YYYY-MM-DD) or date-time "
+        "(YYYY-MM-DDTHH:MM[:SS[.ffffff]][Z|±HH:MM])."
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {})
+        kwargs["metadata"].setdefault("pattern", f"^{_ISO_8601}$")
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not re.fullmatch(_ISO_8601, text):
+            raise self.make_error("invalid_instant")
+        try:
+            if len(text) == len("YYYY-MM-DD"):
+                return date.fromisoformat(text)
+            instant = datetime.fromisoformat(text)
+            if instant.tzinfo is None:
+                return instant.replace(tzinfo=timezone.utc)
+            return instant.astimezone(timezone.utc)
+        except (ValueError, OverflowError) as exc:
+            raise self.make_error("invalid_instant") from exc
+
+
+def _filter_text(max_length, description):
+    return fields.String(
+        validate=[validate.Length(min=1, max=max_length), _NO_NUL],
+        metadata={"description": description},
+    )
+
+
+def _success():
+    return fields.Boolean(
+        truthy={"true", "True", "TRUE", "1"},
+        falsy={"false", "False", "FALSE", "0"},
+        metadata={"description": "Only successful (`true`) or failed (`false`) calls."},
+    )
+
+
+def _days(default, description):
+    return QueryInteger(
+        load_default=default,
+        validate=validate.Range(min=1, max=365),
+        metadata={"description": description},
+    )
+
+
+def _limit(default, maximum):
+    return QueryInteger(
+        load_default=default,
+        validate=validate.Range(min=1, max=maximum),
+        metadata={"description": "How many items at most."},
+    )
+
+
+def _cursor():
+    return fields.String(
+        validate=validate.Length(min=1, max=MAX_CURSOR_LENGTH),
+        metadata={
+            "description": "The `next_cursor` of the previous page, to get the page after it "
+            "(with the same filters)."
+        },
+    )
+
+
+class OwnLogsQuery(Schema):
+    endpoint_name = _filter_text(255, "Only calls of this endpoint, e.g. `llm/create-workout`.")
+    llm_operation_type = _filter_text(64, "Only calls of this operation type.")
+    success = _success()
+    days = _days(7, "Only calls of the last `days` × 24 hours.")
+    limit = _limit(50, 500)
+    cursor = _cursor()
+
+
+class AllLogsQuery(Schema):
+    user_id = _filter_text(36, "Only calls of this user (the user's UUID).")
+    endpoint_name = _filter_text(255, "Only calls of this endpoint, e.g. `llm/create-workout`.")
+    llm_operation_type = _filter_text(64, "Only calls of this operation type.")
+    success = _success()
+    start_date = IsoInstant(
+        metadata={"description": "Only calls at or after this date (from its midnight UTC) or "
+                  "date-time (UTC unless it names an offset)."}
+    )
+    end_date = IsoInstant(
+        metadata={"description": "Only calls up to this date (the whole day, UTC) or date-time "
+                  "(inclusive)."}
+    )
+    limit = _limit(50, 500)
+    offset = QueryInteger(
+        load_default=0,
+        validate=validate.Range(min=0, max=MAX_OFFSET),
+        metadata={"description": "How many matching calls to skip (use `cursor` for deep pages)."},
+    )
+    cursor = _cursor()
+
+    @validates_schema
+    def _one_way_of_paging(self, data, **kwargs):
+        if data.get("cursor") and data.get("offset"):
+            raise ValidationError("Use either offset or cursor, not both.", field_name="offset")
+
+    @post_load
+    def _period(self, data, **kwargs):
+        """Turn start_date / end_date into the bounds since (inclusive) and before (exclusive)."""
+        since = _start_of(data.pop("start_date", None))
+        before = _after(data.pop("end_date", None))
+        if since is not None and before is not None and before <= since:
+            raise ValidationError("Must not be before start_date.", field_name="end_date")
+        return {**data, "since": since, "before": before}
+
+
+def _start_of(value):
+    """The first instant a start_date admits."""
+    if isinstance(value, datetime) or value is None:
+        return value
+    return datetime.combine(value, time.min, tzinfo=timezone.utc)
+
+
+def _after(value):
+    """The first instant an end_date excludes: the next midnight for a date, the next microsecond
+    (PostgreSQL's resolution) for a date-time; None when that is past the end of the calendar."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, datetime):
+            return value + timedelta(microseconds=1)
+        return datetime.combine(value + timedelta(days=1), time.min, tzinfo=timezone.utc)
+    except OverflowError:
+        return None
+
+
+class SummaryQuery(Schema):
+    days = _days(7, "The summary covers the last `days` × 24 hours.")
+
+
+class TopUsersQuery(Schema):
+    days = _days(7, "Count the calls of the last `days` days.")
+    limit = _limit(10, 100)
+
+
+class AnalyticsWindowQuery(Schema):
+    days = QueryInteger(
+        validate=validate.Range(min=1, max=365),
+        metadata={"description": "Only the calls of the last `days` days (default: every call)."},
+    )
+
+
+class UtcDateTime(fields.DateTime):
+    """An ISO 8601 date-time with offset +00:00, whatever zone the database session used."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None:
+            value = value.astimezone(timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class LlmCallLogOut(Schema):
+    id = fields.Integer(required=True)
+    user_id = fields.String(required=True, metadata={"description": "The user's UUID."})
+    endpoint_name = fields.String(required=True)
+    method = fields.String(required=True)
+    timestamp = UtcDateTime(required=True, metadata={"description": "When the call started (UTC)."})
+    duration_ms = fields.Integer(required=True, allow_none=True)
+    success = fields.Boolean(required=True)
+    http_status_code = fields.Integer(required=True, allow_none=True)
+    error_message = fields.String(required=True, allow_none=True)
+    error_type = fields.String(required=True, allow_none=True)
+    request_data = fields.Dict(required=True, allow_none=True)
+    response_summary = fields.String(required=True, allow_none=True)
+    llm_operation_type = fields.String(required=True, allow_none=True)
+    workout_id = fields.Integer(required=True, allow_none=True)
+    training_plan_id = fields.Integer(required=True, allow_none=True)
+    user_agent = fields.String(required=True, allow_none=True)
+    ip_address = fields.String(required=True, allow_none=True)
+    job_id = fields.UUID(required=True, allow_none=True)
+    model = fields.String(required=True, allow_none=True)
+    prompt_tokens = fields.Integer(required=True, allow_none=True)
+    completion_tokens = fields.Integer(required=True, allow_none=True)
+    total_tokens = fields.Integer(required=True, allow_none=True)
+    # A JSON number, not the string Flask would make of a Decimal.
+    cost_usd = fields.Float(required=True, allow_none=True)
+    queue_wait_ms = fields.Integer(required=True, allow_none=True)
+    attempt = fields.Integer(required=True, allow_none=True)
+
+
+def _next_cursor():
+    return fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Pass as `cursor` for the next page; null on the last page."},
+    )
+
+
+class OwnLogsPageOut(Schema):
+    items = fields.List(fields.Nested(LlmCallLogOut), required=True)
+    next_cursor = _next_cursor()
+
+
+class AllLogsPageOut(Schema):
+    items = fields.List(fields.Nested(LlmCallLogOut), required=True)
+    total = fields.Integer(
+        required=True,
+        metadata={"description": "How many calls match the filters (on cursor pages: counted "
+                  "when the first page was read)."},
+    )
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(
+        required=True, metadata={"description": "How many matching calls come before this page."}
+    )
+    next_cursor = _next_cursor()
+
+
+class DayOut(Schema):
+    date = fields.String(required=True, metadata={"description": "A UTC date, YYYY-MM-DD."})
+    total_calls = fields.Integer(required=True)
+    failed_calls = fields.Integer(required=True)
+
+
+def _counts(description):
+    return fields.Dict(
+        keys=fields.String(), values=fields.Integer(), required=True,
+        metadata={"description": description},
+    )
+
+
+class UsageSummaryOut(Schema):
+    total_calls = fields.Integer(required=True)
+    successful_calls = fields.Integer(required=True)
+    failed_calls = fields.Integer(required=True)
+    success_rate = fields.Float(
+        required=True, metadata={"description": "Percent, 2 decimals; 0.0 without calls."}
+    )
+    average_duration_ms = fields.Float(
+        required=True, allow_none=True,
+        metadata={"description": "2 decimals; null when no call has a duration."},
+    )
+    most_used_endpoints = _counts("Endpoint → calls, most first, the top 10.")
+    operation_types = _counts("Operation type → calls, most first.")
+    error_types = _counts("Error type → failed calls, most first.")
+    date_range = fields.String(
+        required=True, metadata={"description": "`YYYY-MM-DD to YYYY-MM-DD` (UTC)."}
+    )
+    p50_duration_ms = fields.Float(required=True, allow_none=True)
+    p95_duration_ms = fields.Float(required=True, allow_none=True)
+    total_tokens = fields.Integer(required=True)
+    total_cost_usd = fields.Float(
+        required=True, metadata={"description": "The sum of the known costs."}
+    )
+    daily = fields.List(
+        fields.Nested(DayOut), required=True,
+        metadata={"description": "Each UTC date of date_range, oldest first."},
+    )
+
+
+class TopUserOut(Schema):
+    user_id = fields.String(required=True)
+    call_count = fields.Integer(required=True)
+
+
+class TopUsersOut(Schema):
+    items = fields.List(fields.Nested(TopUserOut), required=True)
+
+
+class EndpointLatencyItemOut(Schema):
+    endpoint_name = fields.String(required=True)
+    avg_duration_ms = fields.Float(required=True)
+
+
+class EndpointLatencyOut(Schema):
+    items = fields.List(fields.Nested(EndpointLatencyItemOut), required=True)
+
+
+class ErrorRateItemOut(Schema):
+    llm_operation_type = fields.String(required=True)
+    total_calls = fields.Integer(required=True)
+    failed_calls = fields.Integer(required=True)
+    error_rate = fields.Float(
+        required=True, metadata={"description": "Percent of failed calls, 2 decimals."}
+    )
+
+
+class ErrorRatesOut(Schema):
+    items = fields.List(fields.Nested(ErrorRateItemOut), required=True)

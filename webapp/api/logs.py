@@ -1,0 +1,113 @@
+"""Reading the LLM call logs: the caller's own, every log for admins, and the analytics."""
+
+from apiflask import APIBlueprint
+
+from webapp.api.log_schemas import (
+    AllLogsPageOut,
+    AllLogsQuery,
+    AnalyticsWindowQuery,
+    EndpointLatencyOut,
+    ErrorRatesOut,
+    LlmCallLogOut,
+    OwnLogsPageOut,
+    OwnLogsQuery,
+    SummaryQuery,
+    TopUsersOut,
+    TopUsersQuery,
+    UsageSummaryOut,
+)
+from webapp.auth import admin_required, current_user, login_required
+from webapp.errors import ApiError, ValidationFailed
+from webapp.services import log_analytics, log_queries, log_summary
+from webapp.services.log_cursor import InvalidCursor
+from webapp.services.log_queries import LogFilters
+
+bp = APIBlueprint("logs", __name__, url_prefix="/llm-logs", tag="LLM call logs")
+
+
+@bp.get("/my-logs")
+@login_required
+@bp.input(OwnLogsQuery, location="query", arg_name="query")
+@bp.output(OwnLogsPageOut)
+def my_logs(query):
+    """The caller's own logs, newest first.
+
+    Keyset-paged: pass a page's `next_cursor` as `cursor` (with the same filters) for the next.
+    """
+    try:
+        page = log_queries.list_own_logs(str(current_user().id), **query)
+    except InvalidCursor as exc:
+        raise ValidationFailed({"cursor": str(exc)}) from exc
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@bp.get("/my-summary")
+@login_required
+@bp.input(SummaryQuery, location="query", arg_name="query")
+@bp.output(UsageSummaryOut)
+def my_summary(query):
+    """The caller's usage summary over the last `days` × 24 hours."""
+    return log_summary.user_summary(str(current_user().id), query["days"])
+
+
+@bp.get("/")
+@admin_required
+@bp.input(AllLogsQuery, location="query", arg_name="query")
+@bp.output(AllLogsPageOut)
+def all_logs(query):
+    """Every user's logs, newest first (admins).
+
+    Page with `offset`, or for deep pages with `cursor` (a page's `next_cursor`): a cursor page
+    costs what the first page costs, and repeats the total counted for the first page.
+    """
+    limit, offset, cursor = query.pop("limit"), query.pop("offset"), query.pop("cursor", None)
+    try:
+        page = log_queries.list_all_logs(LogFilters(**query), limit=limit, offset=offset,
+                                         cursor=cursor)
+    except InvalidCursor as exc:
+        raise ValidationFailed({"cursor": str(exc)}) from exc
+    return {
+        "items": page.items,
+        "total": page.total,
+        "limit": limit,
+        "offset": page.offset,
+        "next_cursor": page.next_cursor,
+    }
+
+
+@bp.get("/<int:log_id>")
+@login_required
+@bp.output(LlmCallLogOut)
+def get_log(log_id):
+    """One log: the caller's own, or any for an admin."""
+    log = log_queries.get_log(log_id, current_user())
+    if log is None:
+        raise ApiError(404, "The log does not exist.")
+    return log
+
+
+@bp.get("/stats/top-users")
+@admin_required
+@bp.input(TopUsersQuery, location="query", arg_name="query")
+@bp.output(TopUsersOut)
+def top_users(query):
+    """The users with the most calls in the last `days` days (admins)."""
+    return {"items": log_analytics.top_users(**query)}
+
+
+@bp.get("/stats/endpoint-latency")
+@admin_required
+@bp.input(AnalyticsWindowQuery, location="query", arg_name="query")
+@bp.output(EndpointLatencyOut)
+def endpoint_latency(query):
+    """The average duration per endpoint, slowest first (admins)."""
+    return {"items": log_analytics.endpoint_latency(**query)}
+
+
+@bp.get("/stats/error-rates")
+@admin_required
+@bp.input(AnalyticsWindowQuery, location="query", arg_name="query")
+@bp.output(ErrorRatesOut)
+def error_rates(query):
+    """Calls, failed calls and the error rate per operation type, highest first (admins)."""
+    return {"items": log_analytics.error_rates(**query)}

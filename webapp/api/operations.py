@@ -1,0 +1,69 @@
+"""The LLM operations: three are queued as jobs (202), accepting a revision runs here."""
+
+from apiflask import APIBlueprint
+from flask import url_for
+
+from webapp.api import schemas
+from webapp.api.validation import idempotency_key, json_body
+from webapp.auth import current_user, login_required
+from webapp.models import Workout
+from webapp.services import jobs, revisions
+from webapp.services.llm_logging_service import request_meta_from_request
+
+bp = APIBlueprint("operations", __name__, tag="LLM operations")
+
+
+def _accepted(job):
+    status_url = url_for("jobs.get_job", job_id=job.id)
+    body = {"job_id": job.id, "status": job.status, "status_url": status_url}
+    return body, 202, {"Location": status_url}
+
+
+def _submit(operation_type, payload):
+    job, _ = jobs.submit(
+        current_user(),
+        operation_type,
+        payload,
+        request_meta=request_meta_from_request(),
+        idempotency_key=idempotency_key(),
+    )
+    return _accepted(job)
+
+
+@bp.post("/llm/create-workout")
+@login_required
+@json_body(bp, schemas.CreateWorkoutIn)
+@bp.output(schemas.JobAcceptedOut, status_code=202)
+def create_workout(body):
+    """Queue a workout composed from a prompt."""
+    return _submit("workout_creation", {"prompt": body["prompt"]})
+
+
+@bp.post("/llm/create-training-principles")
+@login_required
+@json_body(bp, schemas.TrainingPrinciplesIn)
+@bp.output(schemas.JobAcceptedOut, status_code=202)
+def create_training_principles(body):
+    """Queue a training plan's principles."""
+    payload = {key: value for key, value in body.items() if value is not None}
+    return _submit("training_principles_creation", payload)
+
+
+@bp.post("/workouts/<int:workout_id>/revise")
+@login_required
+@json_body(bp, schemas.ReviseIn)
+@bp.output(schemas.JobAcceptedOut, status_code=202)
+def revise_workout(workout_id, body):
+    """Queue a revision of one of your workouts from feedback."""
+    Workout.get_owned_or_404(workout_id, current_user())
+    return _submit("workout_revision", {"workout_id": workout_id, "feedback": body["feedback"]})
+
+
+@bp.post("/workouts/<int:workout_id>/revise/accept")
+@login_required
+@json_body(bp, schemas.AcceptIn, optional=True)
+@bp.output(schemas.WorkoutOut)
+def accept_revision(workout_id, body):
+    """Apply a pending revision (the given one, or the latest) to the workout."""
+    workout = revisions.accept(current_user(), workout_id, body.get("revision_id"))
+    return workout.to_dict()

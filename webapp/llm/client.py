@@ -1,0 +1,173 @@
+"""The one way to call the LLM: Chat Completions through the `openai` client.
+
+The worker retries, not the client (its max_retries is 0): each attempt is
+logged on its own, so retries are visible in the log. Without OPENAI_API_KEY and
+OPENAI_BASE_URL the calls go, through the same client, to the offline backend.
+"""
+
+import email.utils
+import random
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+import httpx2
+import openai
+from flask import current_app
+from pydantic import ValidationError
+
+from webapp.llm import offline_backend
+from webapp.llm.errors import InvalidLLMOutput
+from webapp.llm.prompts import json_schema
+from webapp.llm.schemas import SCHEMA_NAMES
+
+OFFLINE_BASE_URL = "http://offline-backend.invalid/v1"
+
+
+@dataclass
+class LlmAnswer:
+    """What one successful call returned: the validated draft and its usage."""
+
+    draft: dict
+    model: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int | None
+    cost_usd: Decimal | None
+
+    def log_fields(self):
+        """The log columns this answer fills."""
+        return {
+            "model": self.model,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "cost_usd": self.cost_usd,
+        }
+
+
+def make_openai_client(config):
+    """An `openai.OpenAI` client for the configured server, or for the offline backend."""
+    options = {"timeout": config["LLM_TIMEOUT_S"], "max_retries": 0}
+    if config["OPENAI_API_KEY"] or config["OPENAI_BASE_URL"]:
+        return openai.OpenAI(
+            api_key=config["OPENAI_API_KEY"] or "not-needed",
+            base_url=config["OPENAI_BASE_URL"],
+            **options,
+        )
+    transport = httpx2.WSGITransport(app=offline_backend.app)
+    return openai.OpenAI(
+        api_key="offline",
+        base_url=OFFLINE_BASE_URL,
+        http_client=httpx2.Client(transport=transport, timeout=config["LLM_TIMEOUT_S"]),
+        **options,
+    )
+
+
+def cost_usd(model, prompt_tokens, completion_tokens, prices):
+    """USD cost from a price table of (input, output) USD per million tokens; None if unknown."""
+    price = prices.get(model)
+    if price is None or prompt_tokens is None or completion_tokens is None:
+        return None
+    per_million = Decimal(prompt_tokens) * Decimal(str(price[0])) + Decimal(
+        completion_tokens
+    ) * Decimal(str(price[1]))
+    return (per_million / Decimal(1_000_000)).quantize(Decimal("0.000001"))
+
+
+def complete(kind, messages, call_logger=None):
+    """Ask the LLM for one JSON answer of this kind; return an LlmAnswer.
+
+    Token usage is put on `call_logger` as soon as the response arrives, so an
+    answer that fails validation is still logged with what it cost.
+    """
+    config = current_app.config
+    client = make_openai_client(config)
+    try:
+        response = client.chat.completions.create(
+            model=config["LLM_MODEL"],
+            messages=messages,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": kind, "schema": json_schema(kind)},
+            },
+        )
+    finally:
+        client.close()
+    usage = response.usage
+    prompt_tokens = usage.prompt_tokens if usage else None
+    completion_tokens = usage.completion_tokens if usage else None
+    answer = LlmAnswer(
+        draft={},
+        model=response.model,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        total_tokens=usage.total_tokens if usage else None,
+        cost_usd=cost_usd(response.model, prompt_tokens, completion_tokens, config["LLM_PRICES"]),
+    )
+    if call_logger is not None:
+        call_logger.set_fields(**answer.log_fields())
+    answer.draft = parse_answer(kind, response)
+    return answer
+
+
+def parse_answer(kind, response):
+    """Validate the answer's content against the schema; InvalidLLMOutput if it does not fit."""
+    if not response.choices:
+        raise InvalidLLMOutput("The LLM answered no choices.")
+    content = response.choices[0].message.content or ""
+    try:
+        draft = SCHEMA_NAMES[kind].model_validate_json(content)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise InvalidLLMOutput(f"The LLM answer does not fit the {kind} schema: {problems}") from exc
+    return draft.model_dump()
+
+
+def is_transient(exc):
+    """Errors worth another attempt: rate limits, 5xx, timeouts, connection errors."""
+    if isinstance(exc, (openai.RateLimitError, openai.APIConnectionError)):
+        return True
+    return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
+
+
+def retry_delay(exc, attempt, base_s, max_s):
+    """Seconds to wait before the next attempt: Retry-After if the server sent one,
+    else exponential backoff with full jitter; never more than max_s."""
+    retry_after = _retry_after_seconds(exc)
+    if retry_after is not None:
+        return min(max_s, retry_after)
+    return min(max_s, random.uniform(0, base_s * 2 ** (attempt - 1)))
+
+
+def _retry_after_seconds(exc):
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, parsed.timestamp() - time.time())
+
+
+def with_retries(attempt_once, *, max_retries, base_s, max_s, sleep=time.sleep):
+    """Run attempt_once(attempt) until it succeeds, a non-transient error, or retries run out."""
+    attempt = 1
+    while True:
+        try:
+            return attempt_once(attempt)
+        except Exception as exc:
+            if attempt > max_retries or not is_transient(exc):
+                raise
+            sleep(retry_delay(exc, attempt, base_s, max_s))
+            attempt += 1

@@ -1,0 +1,115 @@
+"""Workouts, and the revisions an LLM proposes for them."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.errors import ApiError
+from webapp.extensions import db
+from webapp.models.ownership import OwnedMixin
+
+REVISION_STATUSES = ("pending", "accepted", "superseded")
+
+
+class Workout(OwnedMixin, db.Model):
+    """A user's workout; `version` changes on every update."""
+
+    __tablename__ = "workouts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    difficulty: Mapped[str] = mapped_column(String(16))
+    exercises: Mapped[list] = mapped_column(JSONB)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    __table_args__ = (Index("ix_workouts_user_id_id", "user_id", db.text("id DESC")),)
+
+    def apply(self, draft):
+        """Take the content of a validated WorkoutDraft (a dict); an update bumps the version."""
+        if self.id is not None:
+            self.version += 1
+        self.title = draft["title"]
+        self.description = draft["description"]
+        self.duration_minutes = draft["duration_minutes"]
+        self.difficulty = draft["difficulty"]
+        self.exercises = draft["exercises"]
+
+    def to_dict(self):
+        """The workout as the API shows it."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "duration_minutes": self.duration_minutes,
+            "difficulty": self.difficulty,
+            "exercises": self.exercises,
+            "version": self.version,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+class WorkoutRevision(db.Model):
+    """A revised workout the LLM proposed from feedback, waiting to be accepted."""
+
+    __tablename__ = "workout_revisions"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'accepted', 'superseded')", name="status"),
+        Index("ix_workout_revisions_workout_id_status", "workout_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workout_id: Mapped[int] = mapped_column(ForeignKey("workouts.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    job_id: Mapped[uuid.UUID | None] = mapped_column()
+    base_version: Mapped[int] = mapped_column(Integer)
+    feedback: Mapped[str] = mapped_column(Text)
+    revised: Mapped[dict] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @classmethod
+    def supersede_pending(cls, workout_id, except_id=None):
+        """Mark the workout's other pending revisions as superseded."""
+        for revision in db.session.scalars(
+            select(cls).where(cls.workout_id == workout_id, cls.status == "pending", cls.id != except_id)
+        ):
+            revision.status = "superseded"
+            revision.decided_at = func.now()
+
+    def summary(self):
+        """A short description of the revised workout, for the log."""
+        revised = self.revised
+        return (
+            f'"{revised["title"]}", {revised["duration_minutes"]} min, '
+            f'{len(revised["exercises"])} exercises, {revised["difficulty"]}'
+        )
+
+
+def find_pending_revision(workout, revision_id=None):
+    """The revision to accept: the given one, or the latest pending; 404/409 when it cannot be."""
+    query = select(WorkoutRevision).where(WorkoutRevision.workout_id == workout.id)
+    if revision_id is None:
+        revision = db.session.scalar(
+            query.where(WorkoutRevision.status == "pending").order_by(WorkoutRevision.id.desc()).limit(1)
+        )
+        if revision is None:
+            raise ApiError(404, f"Workout {workout.id} has no pending revision.")
+        return revision
+    revision = db.session.scalar(query.where(WorkoutRevision.id == revision_id))
+    if revision is None:
+        raise ApiError(404, f"Workout {workout.id} has no revision {revision_id}.")
+    if revision.status != "pending":
+        raise ApiError(409, f"Revision {revision_id} is {revision.status}, not pending.")
+    return revision

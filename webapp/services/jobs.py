@@ -1,0 +1,213 @@
+"""Jobs: submit, enqueue, claim, finish, and sweep up the ones a lost worker left behind.
+
+A job is claimed with a lease as long as its longest run. A worker that dies
+leaves the lease to expire; then the broker's redelivery or the sweeper sends
+the job again, and the next claim re-runs it. Results are stored in the same
+transaction that marks the job succeeded, so a re-run never stores twice.
+"""
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.errors import ApiError
+from webapp.extensions import db
+from webapp.models import Job
+
+log = logging.getLogger(__name__)
+
+# Task names by operation: the web tier enqueues by name and never imports tasks/.
+TASK_NAMES = {
+    "workout_creation": "tasks.create_workout",
+    "training_principles_creation": "tasks.create_training_principles",
+    "workout_revision": "tasks.revise_workout",
+}
+# A job started this many times without finishing is failed rather than run again.
+MAX_RUNS = 3
+# Payload keys kept only until the job ends.
+EPHEMERAL_PAYLOAD_KEYS = ("health_notes",)
+
+
+def _now():
+    return datetime.now(timezone.utc)
+
+
+def fingerprint(operation_type, payload):
+    """A hash of what was asked, to tell a repeat from a different request under one key."""
+    text = json.dumps([operation_type, payload], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def submit(user, operation_type, payload, *, request_meta, idempotency_key=None):
+    """Store a queued job and enqueue it; return (job, created).
+
+    With an idempotency key, a repeat of the same request returns the first job;
+    the same key with a different request is a 409.
+    """
+    digest = fingerprint(operation_type, payload)
+    if idempotency_key is not None:
+        existing = _job_for_key(user, idempotency_key)
+        if existing is not None:
+            return _same_request_or_409(existing, digest), False
+    job = Job(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        operation_type=operation_type,
+        status="queued",
+        payload=payload,
+        request_meta=request_meta,
+        idempotency_key=idempotency_key,
+        request_fingerprint=digest,
+        enqueued_at=_now(),
+        attempts=0,
+    )
+    db.session.add(job)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer with its job.
+        db.session.rollback()
+        return _same_request_or_409(_job_for_key(user, idempotency_key), digest), False
+    enqueue(job)
+    return job, True
+
+
+def _job_for_key(user, key):
+    return db.session.scalar(select(Job).where(Job.user_id == user.id, Job.idempotency_key == key))
+
+
+def _same_request_or_409(job, digest):
+    if job.request_fingerprint != digest:
+        raise ApiError(
+            409,
+            "This Idempotency-Key was already used for a different request.",
+            code="idempotency_key_reused",
+        )
+    return job
+
+
+def enqueue(job):
+    """Send the job's task by name. If the broker is down the job stays queued and the
+    sweeper sends it once the broker is back, so the request still succeeds."""
+    celery = current_app.extensions["celery"]
+    try:
+        celery.send_task(
+            TASK_NAMES[job.operation_type],
+            args=[str(job.id), time.time()],
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
+        )
+    except Exception:
+        log.exception("Could not enqueue job %s; the sweeper will send it later", job.id)
+
+
+def longest_run_s(config):
+    """A run's worst case: every attempt runs into the timeout, with the longest backoff between."""
+    retries = config["LLM_MAX_RETRIES"]
+    return config["LLM_TIMEOUT_S"] * (retries + 1) + config["LLM_BACKOFF_MAX_S"] * retries
+
+
+def lease_seconds():
+    """How long a claim holds a job: its longest possible run plus a margin."""
+    return longest_run_s(current_app.config) + current_app.config["JOB_LEASE_MARGIN_S"]
+
+
+def claim(job_id):
+    """Mark the job running for this worker and return it, or None if it is finished or
+    another worker holds a live lease on it. Fails a job that was started too often."""
+    now = _now()
+    job = db.session.scalar(
+        select(Job)
+        .where(
+            Job.id == job_id,
+            or_(Job.status == "queued", (Job.status == "running") & (Job.lease_expires_at < now)),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    if job is None:
+        db.session.rollback()
+        return None
+    if job.attempts >= MAX_RUNS:
+        _mark_failed(job, "WorkerLost", f"The job was started {job.attempts} times without finishing.")
+        db.session.commit()
+        return None
+    job.status = "running"
+    job.started_at = job.started_at or now
+    job.attempts += 1
+    job.lease_expires_at = now + timedelta(seconds=lease_seconds())
+    db.session.commit()
+    return job
+
+
+def lock_running(job_id):
+    """Lock the job to store its result; None if it is no longer running (a stale re-run)."""
+    job = db.session.scalar(select(Job).where(Job.id == job_id).with_for_update())
+    return job if job is not None and job.status == "running" else None
+
+
+def mark_succeeded(job, result):
+    """Record the result; the caller commits it with whatever the job created."""
+    job.status = "succeeded"
+    job.result = result
+    job.error = None
+    _finish(job)
+
+
+def fail(job_id, exc):
+    """Mark a running job failed with the exception's type and message, in its own commit."""
+    db.session.rollback()
+    job = lock_running(job_id)
+    if job is None:
+        db.session.rollback()
+        return
+    _mark_failed(job, type(exc).__name__, str(exc)[:2000] or type(exc).__name__)
+    db.session.commit()
+
+
+def _mark_failed(job, error_type, message):
+    job.status = "failed"
+    job.result = None
+    job.error = {"type": error_type, "message": message}
+    _finish(job)
+
+
+def _finish(job):
+    job.finished_at = _now()
+    job.lease_expires_at = None
+    if any(key in job.payload for key in EPHEMERAL_PAYLOAD_KEYS):
+        job.payload = {k: v for k, v in job.payload.items() if k not in EPHEMERAL_PAYLOAD_KEYS}
+
+
+def sweep(resend_after_s):
+    """Send again the jobs whose message may be lost: queued but not sent for a while
+    (the broker was down or lost its data), or running on a lease that expired (the
+    worker died). Returns how many were sent. Safe to run in several workers at once."""
+    now = _now()
+    stale = now - timedelta(seconds=resend_after_s)
+    jobs = db.session.scalars(
+        select(Job)
+        .where(
+            Job.status.in_(("queued", "running")),
+            or_(Job.status == "queued", Job.lease_expires_at < now),
+            or_(Job.enqueued_at.is_(None), Job.enqueued_at < stale),
+        )
+        .order_by(Job.created_at)
+        .limit(500)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for job in jobs:
+        job.enqueued_at = now
+    db.session.commit()
+    for job in jobs:
+        enqueue(job)
+    if jobs:
+        log.info("Sweeper sent %d unfinished job(s) again", len(jobs))
+    return len(jobs)
+

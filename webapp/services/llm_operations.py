@@ -1,0 +1,223 @@
+"""The LLM operations a worker runs for a job, each attempt inside its logging context.
+
+The database session is closed while the LLM answers, so a slow call holds no
+connection; the result is stored in the transaction that marks the job done.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy.exc import DBAPIError
+
+from webapp.extensions import db
+from webapp.llm import client, prompts
+from webapp.models import TrainingPlan, User, Workout, WorkoutRevision
+from webapp.services import jobs
+from webapp.services.llm_logging_service import (
+    log_training_principles_creation,
+    log_workout_creation,
+    log_workout_revision,
+)
+
+log = logging.getLogger(__name__)
+
+PLAN_FIELDS = ("name", "goal", "experience_level", "sessions_per_week", "weeks")
+
+
+@dataclass
+class JobRun:
+    """What every attempt of one job run shares: the job, its owner and request, timings."""
+
+    job_id: object
+    user_id: object
+    payload: dict
+    request_meta: dict
+    queue_wait_ms: int
+
+    def log_kwargs(self, attempt):
+        """Keyword arguments for a logging context of this attempt."""
+        return {
+            "request_meta": self.request_meta,
+            "job_id": self.job_id,
+            "attempt": attempt,
+            "queue_wait_ms": self.queue_wait_ms,
+        }
+
+
+def run_job(job_id, enqueued_at, operation_type):
+    """Claim the job and run its operation; a finished or leased job is left alone."""
+    job = jobs.claim(job_id)
+    if job is None:
+        log.info("Job %s is finished or running elsewhere; not running it again", job_id)
+        return
+    if job.operation_type != operation_type:
+        jobs.fail(job.id, ValueError(f"job is a {job.operation_type}, not a {operation_type}"))
+        return
+    run = JobRun(
+        job_id=job.id,
+        user_id=job.user_id,
+        payload=dict(job.payload),
+        request_meta=job.request_meta or {},
+        queue_wait_ms=max(0, int((time.time() - enqueued_at) * 1000)),
+    )
+    # No connection is held while the LLM answers.
+    db.session.close()
+    try:
+        OPERATIONS[operation_type](run)
+    except DBAPIError:
+        # The database is unreachable: the job stays running, and once its lease expires
+        # the sweeper sends it again.
+        db.session.rollback()
+        raise
+    except Exception as exc:
+        jobs.fail(run.job_id, exc)
+
+
+def _with_retries(attempt_once):
+    config = current_app.config
+    return client.with_retries(
+        attempt_once,
+        max_retries=config["LLM_MAX_RETRIES"],
+        base_s=config["LLM_BACKOFF_BASE_S"],
+        max_s=config["LLM_BACKOFF_MAX_S"],
+    )
+
+
+def create_workout(run):
+    """Compose a workout from the prompt and store it."""
+    prompt = run.payload["prompt"]
+
+    def attempt(number):
+        with log_workout_creation(run.user_id, {"prompt": prompt}, **run.log_kwargs(number)) as call:
+            answer = client.complete("workout", prompts.workout_messages(prompt), call)
+            job = jobs.lock_running(run.job_id)
+            if job is None:
+                _discard(call)
+                return
+            workout = Workout(user_id=run.user_id)
+            workout.apply(answer.draft)
+            db.session.add(workout)
+            db.session.flush()
+            jobs.mark_succeeded(job, {"workout_id": workout.id, "workout": _jsonable(workout.to_dict())})
+            db.session.commit()
+            call.log_success(
+                response_summary=(
+                    f'Created workout {workout.id} "{workout.title}" '
+                    f"with {len(workout.exercises)} exercises"
+                ),
+                workout_id=workout.id,
+            )
+
+    _with_retries(attempt)
+
+
+def create_training_principles(run):
+    """Write the principles of a new training plan and store the plan."""
+    plan = {key: run.payload[key] for key in PLAN_FIELDS}
+    health_notes = run.payload.get("health_notes")
+    asked = {**plan, "health_notes": health_notes} if health_notes else plan
+
+    def attempt(number):
+        with log_training_principles_creation(run.user_id, plan, **run.log_kwargs(number)) as call:
+            answer = client.complete(
+                "training_principles", prompts.training_principles_messages(asked), call
+            )
+            job = jobs.lock_running(run.job_id)
+            if job is None:
+                _discard(call)
+                return
+            training_plan = TrainingPlan(user_id=run.user_id, **plan, **answer.draft)
+            db.session.add(training_plan)
+            db.session.flush()
+            jobs.mark_succeeded(
+                job,
+                {
+                    "training_plan_id": training_plan.id,
+                    "training_plan": _jsonable(training_plan.to_dict()),
+                },
+            )
+            db.session.commit()
+            call.log_success(
+                response_summary=(
+                    f'Created training plan {training_plan.id} "{training_plan.name}" '
+                    f"with {len(training_plan.principles)} principles"
+                ),
+                training_plan_id=training_plan.id,
+            )
+
+    _with_retries(attempt)
+
+
+def revise_workout(run):
+    """Propose a revision of the workout from the user's feedback, pending acceptance."""
+    workout_id = run.payload["workout_id"]
+    feedback = run.payload["feedback"]
+    request_data = {"workout_id": workout_id, "feedback": feedback}
+
+    def attempt(number):
+        with log_workout_revision(
+            run.user_id, request_data, workout_id=workout_id, **run.log_kwargs(number)
+        ) as call:
+            user = db.session.get(User, run.user_id)
+            workout = Workout.get_owned_or_404(workout_id, user)
+            base_version = workout.version
+            current = {key: workout.to_dict()[key] for key in
+                       ("title", "description", "duration_minutes", "difficulty", "exercises")}
+            db.session.close()
+            answer = client.complete(
+                "workout_revision", prompts.workout_revision_messages(current, feedback), call
+            )
+            job = jobs.lock_running(run.job_id)
+            if job is None:
+                _discard(call)
+                return
+            revision = WorkoutRevision(
+                workout_id=workout_id,
+                user_id=run.user_id,
+                job_id=run.job_id,
+                base_version=base_version,
+                feedback=feedback,
+                revised=answer.draft,
+                status="pending",
+            )
+            db.session.add(revision)
+            db.session.flush()
+            WorkoutRevision.supersede_pending(workout_id, except_id=revision.id)
+            jobs.mark_succeeded(
+                job,
+                {
+                    "workout_id": workout_id,
+                    "revision_id": revision.id,
+                    "revised_workout": {"id": workout_id, **answer.draft},
+                },
+            )
+            db.session.commit()
+            call.log_success(
+                response_summary=(
+                    f"Proposed revision {revision.id} of workout {workout_id}: "
+                    f"{revision.summary()}"
+                ),
+            )
+
+    _with_retries(attempt)
+
+
+def _discard(call):
+    """Another run finished the job meanwhile: store nothing, say so in the log."""
+    db.session.rollback()
+    call.log_success(response_summary="Answer discarded: the job had already finished")
+
+
+def _jsonable(data):
+    """Datetimes as ISO 8601 text, for JSONB."""
+    return {key: value.isoformat() if hasattr(value, "isoformat") else value
+            for key, value in data.items()}
+
+
+OPERATIONS = {
+    "workout_creation": create_workout,
+    "training_principles_creation": create_training_principles,
+    "workout_revision": revise_workout,
+}

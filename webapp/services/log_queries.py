@@ -1,0 +1,128 @@
+"""Reading the call log: a caller's own logs, every log for an admin, one log."""
+
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, or_, select
+
+from webapp.extensions import db
+from webapp.models import LlmCallLog
+from webapp.services import log_cursor
+
+# The largest id the bigint column can hold; a larger one names no log.
+MAX_LOG_ID = 2**63 - 1
+
+NEWEST_FIRST = (LlmCallLog.timestamp.desc(), LlmCallLog.id.desc())
+
+
+@dataclass(frozen=True)
+class LogFilters:
+    """What a listing is narrowed to; None means no condition on that column."""
+
+    user_id: str | None = None
+    endpoint_name: str | None = None
+    llm_operation_type: str | None = None
+    success: bool | None = None
+    since: datetime | None = None  # timestamp >= since
+    before: datetime | None = None  # timestamp < before
+
+    def conditions(self):
+        """The WHERE clauses of these filters."""
+        clauses = []
+        for name in ("user_id", "endpoint_name", "llm_operation_type", "success"):
+            value = getattr(self, name)
+            if value is not None:
+                clauses.append(getattr(LlmCallLog, name) == value)
+        if self.since is not None:
+            clauses.append(LlmCallLog.timestamp >= self.since)
+        if self.before is not None:
+            clauses.append(LlmCallLog.timestamp < self.before)
+        return clauses
+
+    def as_dict(self):
+        """The filters by name, for binding a cursor to them."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing: its rows, the cursor of the next page, where it starts, the total."""
+
+    items: list
+    next_cursor: str | None
+    offset: int
+    total: int | None = None
+
+
+def list_own_logs(user_id, *, days, limit, cursor=None, endpoint_name=None,
+                  llm_operation_type=None, success=None, now=None):
+    """The user's logs of the last `days` × 24 hours, newest first (raises InvalidCursor)."""
+    now = now or datetime.now(timezone.utc)
+    filters = LogFilters(
+        user_id=user_id,
+        endpoint_name=endpoint_name,
+        llm_operation_type=llm_operation_type,
+        success=success,
+        since=now - timedelta(days=days),
+    )
+    # The window moves with the clock, so the cursor is bound to `days`, not to `since`.
+    scope = log_cursor.scope_of(
+        "own", user_id=user_id, endpoint_name=endpoint_name,
+        llm_operation_type=llm_operation_type, success=success, days=days,
+    )
+    return _page(filters, scope, limit=limit, cursor=cursor)
+
+
+def list_all_logs(filters, *, limit, offset=0, cursor=None):
+    """Every log matching `filters`, newest first, with the total (raises InvalidCursor)."""
+    scope = log_cursor.scope_of("all", **filters.as_dict())
+    return _page(filters, scope, limit=limit, offset=offset, cursor=cursor, with_total=True)
+
+
+def count_logs(filters):
+    """How many logs match `filters`."""
+    return db.session.scalar(
+        select(func.count()).select_from(LlmCallLog).where(*filters.conditions())
+    )
+
+
+def get_log(log_id, user):
+    """The log with this id if `user` owns it or is an admin, else None."""
+    if not 1 <= log_id <= MAX_LOG_ID:
+        return None
+    stmt = select(LlmCallLog).where(LlmCallLog.id == log_id)
+    if not user.is_admin:
+        stmt = stmt.where(LlmCallLog.user_id == str(user.id))
+    return db.session.scalar(stmt)
+
+
+def _page(filters, scope, *, limit, offset=0, cursor=None, with_total=False):
+    """Rows of one page, by offset or after a cursor; one row more tells whether more follow."""
+    stmt = (
+        select(LlmCallLog)
+        .where(*filters.conditions())
+        .order_by(*NEWEST_FIRST)
+        .limit(limit + 1)
+    )
+    if cursor:
+        position = log_cursor.decode(cursor, scope)
+        # Written out rather than as a row comparison: the bound on timestamp alone is an index
+        # condition on both (user_id, timestamp DESC) and (timestamp DESC, id DESC), so a deep
+        # page starts its index scan at its position instead of reading every row before it.
+        stmt = stmt.where(
+            LlmCallLog.timestamp <= position.timestamp,
+            or_(LlmCallLog.timestamp < position.timestamp, LlmCallLog.id < position.id),
+        )
+        offset, total = position.offset, position.total
+    else:
+        stmt = stmt.offset(offset)
+        total = count_logs(filters) if with_total else None
+    rows = db.session.scalars(stmt).all()
+    items = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = log_cursor.encode(
+            log_cursor.Cursor(last.timestamp, last.id, offset + len(items), total), scope
+        )
+    return Page(items=items, next_cursor=next_cursor, offset=offset, total=total)
