@@ -185,8 +185,7 @@ EXERCISES = _rows(
     ("Triceps dip", ("arms", "chest"), "none", False, NOT_BEGINNER, "reps", 10, False,
      "Hands on a sturdy chair, lower until the elbows reach about 90 degrees."),
     ("Bent-knee bench dip", ("arms", "chest"), "none", False, BEGINNER_UP, "reps", 10, False,
-     "Hands on a sturdy chair, knees bent and feet close; lower only as far as the "
-     "shoulders like."),
+     "Hands on a chair, knees bent, feet close; lower only as far as your shoulders like."),
     ("Diamond push-up", ("arms", "chest"), "none", False, (ADVANCED,), "reps", 8, False,
      "Hands close together under the chest, elbows brushing the ribs."),
     # Core

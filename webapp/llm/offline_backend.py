@@ -73,10 +73,10 @@ _NO_JUMPING = re.compile(r"no[- ]?jump\w*|without jump\w*|(?:don'?t|can'?t|canno
 _JUMPY_NAME = re.compile(r"jump|hop\b|burpee|plyo|bound|skip|jacks|high knees|tuck")
 # key: (words that name it, as a title says it, as a description says it)
 _KIT = {"dumbbells": (r"dumbbells?|dbs?", "Dumbbells", "a pair of dumbbells"),
-        "kettlebell": (r"kettlebells?|kbs?", "Kettlebell", "a kettlebell"),
-        "barbell": (r"barbells?", "Barbell", "a barbell"),
-        "band": (r"(?:resistance )?bands?", "Band", "a resistance band"),
-        "pull_up_bar": (r"pull[- ]?up bar|chin[- ]?up bar", "Pull-Up Bar", "a pull-up bar")}
+        "kettlebell": (r"kettlebells?|kbs?", "a Kettlebell", "a kettlebell"),
+        "barbell": (r"barbells?", "a Barbell", "a barbell"),
+        "band": (r"(?:resistance )?bands?", "a Band", "a resistance band"),
+        "pull_up_bar": (r"pull[- ]?up bar|chin[- ]?up bar", "a Pull-Up Bar", "a pull-up bar")}
 _DOSE = {"beginner": (2, 60, 0.8), "intermediate": (3, 45, 1.0), "advanced": (4, 40, 1.2)}
 _TIPS = {
     "beginner": "Move at your own pace and stop each set while your form is still clean.",
@@ -187,6 +187,7 @@ def candidates(focus, level, available, preferred=frozenset(), low_impact=False,
     tags = list(dict.fromkeys(tag for key in focus for tag in FOCUSES[key].tags))
 
     def fits(ex, tag):
+        """Whether a move can serve this tag in this session; mobility may use warm-up moves."""
         return (tag in ex.focus and ex.equipment in available and level in ex.levels
                 and not (low_impact and ex.jumping) and (tag == "mobility" or ex.phase == "main"))
 
@@ -238,6 +239,7 @@ def fit(items, budget, keep=lambda item: False, shrink=True, grow=True):
     main = [item for item in items if is_main(item)] or list(items)
 
     def total():
+        """The session's estimated seconds as it stands now."""
         return sum(map(seconds_of, items))
 
     for floor in (2, 1):  # fewer sets before fewer moves, and never fewer than two moves
@@ -323,9 +325,9 @@ def _description(req, exercises):
 # --- revising a workout from feedback ---------------------------------------------------------
 
 _FEEDBACK = {name: re.compile(pattern) for name, pattern in {
-    "shorter": r"\b(?:shorter|less time|quicker|too long|short on time|cut it down|trim)\b"
+    "shorter": r"\b(?:shorter|shorten|less time|quicker|too long|short on time|cut it down|trim)\b"
                r"(?!\s+(?:rest|breaks?))",
-    "longer": r"\b(?:longer|more time|extend|too short)\b(?!\s+(?:rest|breaks?))",
+    "longer": r"\b(?:longer|lengthen|more time|extend|too short)\b(?!\s+(?:rest|breaks?))",
     "easier": r"\b(?:easier|too hard|too difficult|too intense|less intense|gentler|simpler)\b",
     "harder": r"\b(?:harder|too easy|more (?:intense|challenging|difficult)|tougher"
               r"|challenge me)\b",
@@ -333,6 +335,12 @@ _FEEDBACK = {name: re.compile(pattern) for name, pattern in {
     "more_rest": r"\b(?:more|longer) (?:rest|breaks?)\b|\brest (?:more|longer)\b",
     "more_focus": r"\b(?:more|add|extra|additional|include|focus on|emphasi[sz]e)\b",
 }.items()}
+
+
+_RELATIVE = re.compile(r"\b(?:add|another|extra|by|cut|off|minus)\b"
+                       r"|minutes? (?:longer|more|shorter|less|fewer)\b")
+_CUT = re.compile(r"\b(?:cut|off|minus)\b|minutes? (?:shorter|less|fewer)\b")
+_ABSOLUTE = re.compile(rf"\bto\s+(?:an?\b|half\b|{_NUM})")
 
 
 def _is_jumping(item):
@@ -389,18 +397,21 @@ class Revision:
 
     def change_length(self, text, asked):
         """Named minutes, "shorter" or "longer": a new length, and one move fewer when shorter."""
-        wanted = parse_minutes(text)
+        wanted, old = parse_minutes(text), self.minutes
         if not wanted and not asked & {"shorter", "longer"}:
             return None
-        old = self.minutes
         if not wanted:
             wanted = round(old * 0.75) if "shorter" in asked else max(old + 10, round(old * 1.25))
+        elif _RELATIVE.search(text) and not _ABSOLUTE.search(text):
+            # "add 10 minutes", "10 minutes shorter": an amount to change by, not a new length
+            wanted = old - wanted if "shorter" in asked or _CUT.search(text) else old + wanted
         self.minutes = max(10, min(300, wanted))
         self.shrink, self.grow = self.minutes <= old, self.minutes >= old
         if self.minutes < old and len(self.main()) > 1:
             self.items.remove(self.main()[-1])
         if self.minutes == old:
-            return f"kept it at {old} minutes, the limit I work with"
+            limit = ", the limit I work with" if old in (10, 300) else ""
+            return f"kept it at {old} minutes{limit}"
         return f"changed the length from {old} to {self.minutes} minutes"
 
     def avoid_jumping(self, text, asked):
@@ -517,62 +528,68 @@ class Goal(NamedTuple):
 
 _GOALS = (
     Goal(r"strength|strong\w*|powerlift\w*|1rm|deadlifts?|squats?|bench",
-         ("Lift heavy on the big movements", "Build each session around squats, hinges, presses "
-          "and rows for 3-6 reps with 2-3 minutes of rest; accessories come after."),
+         ("Lift heavy on the big movements",
+          ("Build each session around squats, hinges, presses and rows for 3-6 reps with 2-3 "
+           "minutes of rest; accessories come after.")),
          ("Lower-body strength (squat focus)", "Upper-body strength (press and pull)",
           "Full-body strength (hinge focus)", "Upper-body accessories",
           "Lower-body accessories and core"),
-         "add 2.5-5 kg to lower-body lifts and 1-2.5 kg to upper-body lifts whenever you "
-         "complete every rep"),
+         ("add 2.5-5 kg to lower-body lifts and 1-2.5 kg to upper-body lifts whenever you "
+          "complete every rep")),
     Goal(r"muscles?|hypertrophy|bulk\w*|size|ton(?:e|ed|ing)|physique",
-         ("Accumulate enough volume", "Aim for about 10-20 hard sets per muscle group each week "
-          "in the 6-15 rep range, finishing sets one to three reps short of failure."),
+         ("Accumulate enough volume",
+          ("Aim for about 10-20 hard sets per muscle group each week in the 6-15 rep range, "
+           "finishing sets one to three reps short of failure.")),
          ("Upper body", "Lower body", "Push: chest, shoulders, triceps", "Pull: back, biceps",
           "Legs and core"),
          "add a rep or a set per exercise, then more weight once you reach the top of the range"),
     Goal(r"endurance|marathon|run\w*|5k|10k|triathlon|cycl\w*|swim\w*|stamina|cardio",
-         ("Keep most training easy", "Do about 80% of your training at a conversational effort "
-          "and make the other 20% genuinely hard; that balance builds the aerobic base without "
-          "burning you out."),
+         ("Keep most training easy",
+          ("Do about 80% of your training at a conversational effort and make the other 20% "
+           "genuinely hard; that balance builds the aerobic base without burning you out.")),
          ("Easy aerobic session at a conversational pace",
           "Intervals: short hard efforts with full recovery", "Long easy session",
           "Strength and mobility", "Tempo: comfortably hard"),
          "grow your weekly volume by no more than about 10%"),
     Goal(r"weight|fat|lean\w*|slim\w*|cut|shred\w*",
-         ("Keep lifting while you lose fat", "Strength work tells your body to keep its muscle "
-          "while you eat in a modest calorie deficit; daily steps and consistency matter more "
-          "than any single hard session."),
+         ("Keep lifting while you lose fat",
+          ("Strength work tells your body to keep its muscle while you eat in a modest calorie "
+           "deficit; daily steps and consistency matter more than any single hard session.")),
          ("Full-body strength", "Brisk walk, cycle or swim, 30-45 minutes",
           "Circuit: strength and cardio", "Intervals: short and hard"),
-         "add a round to your circuits or five minutes to your cardio, and a little weight to "
-         "your lifts"),
+         ("add a round to your circuits or five minutes to your cardio, and a little weight to "
+          "your lifts")),
     Goal(r"mobility|flexib\w*|yoga|stiff\w*|posture",
-         ("Little and often", "Short, regular mobility work beats one long session a week; ease "
-          "into new ranges and breathe through each position."),
+         ("Little and often",
+          ("Short, regular mobility work beats one long session a week; ease into new ranges "
+           "and breathe through each position.")),
          ("Hips and lower back", "Shoulders and upper back", "Full-body flow",
           "Hamstrings and calves"),
          "hold each stretch 10-15 seconds longer and work gently into deeper ranges"),
 )
 _GENERAL_GOAL = Goal(
-    "", ("Balance strength, cardio and mobility", "Each week, train every major muscle group, do "
-         "some cardio that raises your breathing, and spend a few minutes on mobility."),
+    "",
+    ("Balance strength, cardio and mobility",
+     ("Each week, train every major muscle group, do some cardio that raises your breathing, "
+      "and spend a few minutes on mobility.")),
     ("Full-body strength", "Cardio, moderate, 30 minutes", "Mobility and core", "Cardio intervals"),
     "add reps first, then load, one small step at a time")
 _LEVEL_PRINCIPLES = {
-    "beginner": ("Technique first", "For the first weeks, learn each movement with light loads "
-                 "and leave three reps in reserve; good habits now make heavier training safe "
-                 "later."),
-    "intermediate": ("Vary the stimulus", "Alternate heavier, lower-rep days with lighter, "
-                     "higher-rep days so you keep progressing without grinding through the same "
-                     "workout."),
-    "advanced": ("Periodise and autoregulate", "Give each block a clear emphasis and let effort "
-                 "ratings (RPE) set the day's loads, so bad days don't derail the plan and good "
-                 "days count."),
+    "beginner": ("Technique first",
+                 ("For the first weeks, learn each movement with light loads and leave three "
+                  "reps in reserve; good habits now make heavier training safe later.")),
+    "intermediate": ("Vary the stimulus",
+                     ("Alternate heavier, lower-rep days with lighter, higher-rep days so you "
+                      "keep progressing without grinding through the same workout.")),
+    "advanced": ("Periodise and autoregulate",
+                 ("Give each block a clear emphasis and let effort ratings (RPE) set the day's "
+                  "loads, so bad days don't derail the plan and good days count.")),
 }
 _HEALTH_PRINCIPLE = (
-    "Train around your health", "You shared health information with this plan. Check it with "
-    "your doctor or physiotherapist before you start, begin at the easy end of every range, and "
-    "stop and get advice if anything causes pain, dizziness or unusual breathlessness.")
+    "Train around your health",
+    ("You shared health information with this plan. Check it with your doctor or "
+     "physiotherapist before you start, begin at the easy end of every range, and stop and get "
+     "advice if anything causes pain, dizziness or unusual breathlessness."))
 _DEFAULT_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _TRAINING_DAYS = {1: (0,), 2: (0, 3), 3: (0, 2, 4), 4: (0, 1, 3, 4), 5: (0, 1, 2, 4, 5),
                   6: (0, 1, 2, 3, 4, 5), 7: tuple(range(7))}
@@ -650,17 +667,18 @@ def compose_training_principles(plan):
     else:
         recovery = f"With {sessions}, most must be easy; a hard day needs a calm day after it."
     principles = [
-        ("Progressive overload", f"Make each week a little harder than the last: {goal.step}. "
-                                 "Small, steady steps beat big jumps."),
-        ("Specificity", f"Every session should move you toward your goal ({goal_text}); favour "
-                        "the movements and efforts it depends on."),
+        ("Progressive overload",
+         f"Make each week a little harder than the last: {goal.step}. Small steps beat big jumps."),
+        ("Specificity",
+         (f"Every session should move you toward your goal ({goal_text}); favour the movements "
+          "and efforts it depends on.")),
         _LEVEL_PRINCIPLES[level], goal.principle,
-        ("Recovery", f"{recovery} Sleep seven to nine hours; your body adapts between sessions, "
-                     "not during them."),
+        ("Recovery",
+         f"{recovery} Sleep seven to nine hours; your body adapts between sessions, not in them."),
     ]
     if weeks >= 8:
-        principles.append(("Planned deloads", "Every fourth week, cut the volume by about 40% "
-                           "so fatigue clears and the next block starts fresh."))
+        principles.append(("Planned deloads", ("Every fourth week, cut the volume by about 40% so "
+                                               "fatigue clears and the next block starts fresh.")))
     if str(plan.get("health_notes") or "").strip():
         # The notes stay private (SPEC section 5): cautious advice that does not repeat them.
         principles.insert(0, _HEALTH_PRINCIPLE)
@@ -693,10 +711,11 @@ def _current_workout(user_texts):
         raw, _ = json.JSONDecoder().raw_decode(text, text.index("{"))
         # The app may send its stored workout (id, version, ...): keep the draft's own fields.
         raw = {key: value for key, value in raw.items() if key in WorkoutDraft.model_fields}
-        raw["exercises"] = [{k: v for k, v in e.items() if k in Exercise.model_fields}
-                            if isinstance(e, dict) else e for e in raw.get("exercises") or []]
+        if isinstance(raw.get("exercises"), list):
+            raw["exercises"] = [{k: v for k, v in e.items() if k in Exercise.model_fields}
+                                if isinstance(e, dict) else e for e in raw["exercises"]]
         return WorkoutDraft.model_validate(raw).model_dump()
-    except (ValueError, RecursionError, AttributeError) as exc:  # ValidationError is a ValueError
+    except (ValueError, RecursionError) as exc:  # pydantic's ValidationError is a ValueError
         raise OfflineRequestError(f"The current workout is not valid: {str(exc)[:300]}") from None
 
 

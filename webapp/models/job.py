@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -36,7 +36,8 @@ class Job(OwnedMixin, db.Model):
     status: Mapped[str] = mapped_column(String(16), default="queued")
     payload: Mapped[dict] = mapped_column(JSONB)
     request_meta: Mapped[dict] = mapped_column(JSONB)
-    result: Mapped[dict | None] = mapped_column(JSONB)
+    # json, not jsonb: the result keeps the key order it was written in.
+    result: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[dict | None] = mapped_column(JSONB)
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -23,7 +23,7 @@ class TrainingPlan(OwnedMixin, db.Model):
     experience_level: Mapped[str] = mapped_column(String(16))
     sessions_per_week: Mapped[int] = mapped_column(Integer)
     weeks: Mapped[int] = mapped_column(Integer)
-    principles: Mapped[list] = mapped_column(JSONB)
+    principles: Mapped[list] = mapped_column(JSON)
     weekly_structure: Mapped[str] = mapped_column(Text)
     progression: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

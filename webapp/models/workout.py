@@ -1,10 +1,14 @@
-"""Workouts, and the revisions an LLM proposes for them."""
+"""Workouts, and the revisions an LLM proposes for them.
+
+Documents shown to users (exercises, a revised workout) are `json`, not `jsonb`, so they
+keep the key order they were written in.
+"""
 
 import uuid
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.errors import ApiError
@@ -25,7 +29,7 @@ class Workout(OwnedMixin, db.Model):
     description: Mapped[str] = mapped_column(Text)
     duration_minutes: Mapped[int] = mapped_column(Integer)
     difficulty: Mapped[str] = mapped_column(String(16))
-    exercises: Mapped[list] = mapped_column(JSONB)
+    exercises: Mapped[list] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
@@ -74,7 +78,7 @@ class WorkoutRevision(db.Model):
     job_id: Mapped[uuid.UUID | None] = mapped_column()
     base_version: Mapped[int] = mapped_column(Integer)
     feedback: Mapped[str] = mapped_column(Text)
-    revised: Mapped[dict] = mapped_column(JSONB)
+    revised: Mapped[dict] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
