@@ -135,3 +135,23 @@ def test_a_job_whose_worker_was_killed_mid_call_ends_once_a_new_worker_runs(
         client_redis = redis.Redis.from_url(services["REDIS_URL"])
         for key in client_redis.scan_iter(match=f"{prefix}*"):
             client_redis.delete(key)
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_a_job_submitted_while_redis_is_down_runs_once_the_sweeper_finds_it(
+        app, config_class, client, auth, llm):
+    from webapp import create_app
+
+    class BrokerDownConfig(config_class):
+        REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+
+    _, headers = auth.user()
+    down = create_app(BrokerDownConfig).test_client()
+    response = down.post("/llm/create-workout", json={"prompt": "legs"}, headers=headers)
+    assert response.status_code == 202
+    job_id = response.get_json()["job_id"]
+    assert _job(app, job_id).status == "queued"
+
+    with app.app_context():
+        assert jobs.sweep(resend_after_s=0) == 1
+    assert poll(client, headers, job_id)["status"] == "succeeded"
