@@ -16,7 +16,7 @@ import openai
 from flask import current_app
 from pydantic import ValidationError
 
-from webapp.llm import offline_backend
+from webapp.llm import offline
 from webapp.llm.errors import InvalidLLMOutput
 from webapp.llm.prompts import json_schema
 from webapp.llm.schemas import SCHEMA_NAMES
@@ -55,7 +55,7 @@ def make_openai_client(config):
             base_url=config["OPENAI_BASE_URL"],
             **options,
         )
-    transport = httpx2.WSGITransport(app=offline_backend.app)
+    transport = httpx2.WSGITransport(app=offline.app)
     return openai.OpenAI(
         api_key="offline",
         base_url=OFFLINE_BASE_URL,

@@ -8,9 +8,9 @@ import httpx2
 import openai
 import pytest
 
-from webapp.llm import offline_backend
-from webapp.llm.exercise_library import BY_NAME, EXERCISES, FOCUS_TAGS
-from webapp.llm.offline_backend import OFFLINE_MODEL
+from webapp.llm import offline
+from webapp.llm.offline import OFFLINE_MODEL
+from webapp.llm.offline.exercise_library import BY_NAME, EXERCISES, FOCUS_TAGS
 from webapp.llm.schemas import SCHEMA_NAMES, TrainingPrinciplesDraft, WorkoutDraft
 
 BASE_URL = "http://offline.invalid/v1"
@@ -23,7 +23,7 @@ UPPER = {"chest", "back", "shoulders", "arms"}
 @pytest.fixture
 def llm():
     """The app's way in: an `openai` client whose HTTP goes to the backend in-process."""
-    transport = httpx2.WSGITransport(app=offline_backend.app)
+    transport = httpx2.WSGITransport(app=offline.app)
     with openai.OpenAI(api_key="offline", base_url=BASE_URL, max_retries=0,
                        http_client=httpx2.Client(transport=transport)) as client:
         yield client
@@ -32,7 +32,7 @@ def llm():
 @pytest.fixture
 def raw():
     """A bare HTTP client, for requests the `openai` client would not send."""
-    transport = httpx2.WSGITransport(app=offline_backend.app)
+    transport = httpx2.WSGITransport(app=offline.app)
     with httpx2.Client(transport=transport, base_url=BASE_URL) as client:
         yield client
 
