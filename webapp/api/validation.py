@@ -28,9 +28,20 @@ def text(min_length=1, max_length=4000, **kwargs):
     )
 
 
+class JsonInteger(fields.Integer):
+    """An integer as JSON Schema counts them: 3 and 3.0 pass; "3", 3.5 and true do not."""
+
+    def _validated(self, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid")
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
 def integer(minimum, maximum, **kwargs):
-    """A strict integer field (no strings, floats or booleans) within bounds."""
-    return fields.Integer(strict=True, validate=validate.Range(min=minimum, max=maximum), **kwargs)
+    """A JSON integer field within bounds."""
+    return JsonInteger(validate=validate.Range(min=minimum, max=maximum), **kwargs)
 
 
 def check_json_body(optional=False):
