@@ -36,9 +36,17 @@ def submit(client, headers, path="/llm/create-workout", body=None, extra_headers
     return response
 
 
-def log_rows(app):
+def log_rows(app, expected):
+    """The log rows, once there are `expected` of them: a success row is written just
+    after the job's result is committed, so it may trail the job by a moment."""
+    deadline = time.monotonic() + 5
     with app.app_context():
-        return db.session.scalars(select(LlmCallLog).order_by(LlmCallLog.id)).all()
+        while True:
+            rows = db.session.scalars(select(LlmCallLog).order_by(LlmCallLog.id)).all()
+            if len(rows) >= expected or time.monotonic() > deadline:
+                return rows
+            db.session.rollback()
+            time.sleep(0.02)
 
 
 def count(app, model):
@@ -76,7 +84,7 @@ def test_create_workout_answers_202_and_the_job_yields_the_workout(app, client, 
 def test_a_successful_call_writes_one_complete_log_row(app, client, auth, llm):
     user_id, headers = auth.user()
     job = poll(client, headers, submit(client, headers).get_json()["job_id"])
-    [row] = log_rows(app)
+    [row] = log_rows(app, 1)
     assert row.success is True and row.http_status_code == 200
     assert row.user_id == str(user_id)
     assert (row.endpoint_name, row.llm_operation_type) == ("llm/create-workout", "workout_creation")
@@ -99,7 +107,7 @@ def test_a_rate_limit_then_success_logs_two_attempts_and_honours_retry_after(
     llm.then(status=429, headers={"Retry-After": "1"})
     job = poll(client, headers, submit(client, headers).get_json()["job_id"])
     assert job["status"] == "succeeded"
-    first, second = log_rows(app)
+    first, second = log_rows(app, 2)
     assert (first.attempt, first.success, first.http_status_code, first.error_type) == (
         1, False, 429, "RateLimitError")
     assert first.workout_id is None
@@ -116,7 +124,7 @@ def test_server_errors_until_retries_run_out_fail_the_job(app, client, auth, llm
     assert job["status"] == "failed"
     assert job["result"] is None
     assert job["error"]["type"] == "InternalServerError"
-    rows = log_rows(app)
+    rows = log_rows(app, 3)
     assert [(r.attempt, r.success, r.http_status_code, r.error_type) for r in rows] == [
         (1, False, 500, "InternalServerError"),
         (2, False, 500, "InternalServerError"),
@@ -133,7 +141,7 @@ def test_a_timeout_on_every_attempt_is_logged_as_504(app, client, auth, llm):
     job = poll(client, headers, submit(client, headers).get_json()["job_id"], timeout=60)
     assert job["status"] == "failed"
     assert job["error"]["type"] == "APITimeoutError"
-    assert [(r.http_status_code, r.error_type) for r in log_rows(app)] == [
+    assert [(r.http_status_code, r.error_type) for r in log_rows(app, 3)] == [
         (504, "APITimeoutError")] * 3
     assert count(app, Workout) == 0
 
@@ -154,7 +162,7 @@ def test_output_that_is_not_valid_fails_the_job_without_retrying(app, client, au
     job = poll(client, headers, submit(client, headers).get_json()["job_id"])
     assert job["status"] == "failed"
     assert job["error"]["type"] == "InvalidLLMOutput"
-    [row] = log_rows(app)
+    [row] = log_rows(app, 1)
     assert (row.success, row.http_status_code, row.error_type) == (False, 502, "InvalidLLMOutput")
     assert row.total_tokens == 200  # the call still cost tokens
     assert len(llm.requests) == 1
@@ -173,7 +181,7 @@ def test_training_principles_reach_the_llm_with_health_notes_that_are_never_logg
     assert "health_notes" not in plan
     assert plan["principles"][0]["title"] == "Progressive overload"
     assert "Old knee injury" in llm.requests[0]["messages"][-1]["content"]
-    [row] = log_rows(app)
+    [row] = log_rows(app, 1)
     assert row.request_data == PLAN
     assert row.training_plan_id == plan["id"]
     assert row.endpoint_name == "llm/create-training-principles"
@@ -214,7 +222,7 @@ def test_revise_then_accept_updates_the_workout_and_its_version(app, client, aut
     assert (workout["title"], workout["duration_minutes"], workout["version"]) == (
         "Short leg day", 20, 2)
 
-    rows = log_rows(app)
+    rows = log_rows(app, 3)
     revise_row, accept_row = rows[-2], rows[-1]
     assert revise_row.endpoint_name == "workouts/{workout_id}/revise"
     assert revise_row.request_data == {"workout_id": workout_id, "feedback": "make it shorter"}
@@ -241,7 +249,7 @@ def test_accepting_a_superseded_revision_is_409_and_logged(app, client, auth, ll
                            json={"revision_id": older}, headers=headers)
     assert response.status_code == 409
     assert response.get_json()["error"]["code"] == "conflict"
-    row = log_rows(app)[-1]
+    row = log_rows(app, 4)[-1]
     assert (row.success, row.http_status_code, row.workout_id) == (False, 409, workout_id)
     accepted = client.post(f"/workouts/{workout_id}/revise/accept",
                            json={"revision_id": newer}, headers=headers)
@@ -272,7 +280,7 @@ def test_accept_without_a_pending_revision_is_404_and_logged(app, client, auth, 
     workout_id = _create_workout(client, headers)
     response = client.post(f"/workouts/{workout_id}/revise/accept", json={}, headers=headers)
     assert response.status_code == 404
-    row = log_rows(app)[-1]
+    row = log_rows(app, 2)[-1]
     assert (row.endpoint_name, row.success, row.http_status_code, row.workout_id) == (
         "workouts/{workout_id}/revise/accept", False, 404, workout_id)
 
