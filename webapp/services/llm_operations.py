@@ -6,7 +6,7 @@ connection; the result is stored in the transaction that marks the job done.
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app
 from sqlalchemy.exc import DBAPIError
@@ -24,6 +24,7 @@ from webapp.services.llm_logging_service import (
 log = logging.getLogger(__name__)
 
 PLAN_FIELDS = ("name", "goal", "experience_level", "sessions_per_week", "weeks")
+WORKOUT_CONTENT = ("title", "description", "duration_minutes", "difficulty", "exercises")
 
 
 @dataclass
@@ -62,8 +63,6 @@ def run_job(job_id, enqueued_at, operation_type):
         request_meta=job.request_meta or {},
         queue_wait_ms=max(0, int((time.time() - enqueued_at) * 1000)),
     )
-    # No connection is held while the LLM answers.
-    db.session.close()
     try:
         OPERATIONS[operation_type](run)
     except DBAPIError:
@@ -85,32 +84,56 @@ def _with_retries(attempt_once):
     )
 
 
-def create_workout(run):
-    """Compose a workout from the prompt and store it."""
-    prompt = run.payload["prompt"]
+@dataclass
+class Stored:
+    """What storing a valid answer made: the job's result and the log row's summary and ids."""
+
+    result: dict
+    summary: str
+    refs: dict = field(default_factory=dict)
+
+
+def _attempt_until_done(run, log_call, request_data, kind, ask, store, refs=None):
+    """Call the LLM until an answer is stored or retries run out; each attempt is one log row.
+
+    `ask()` builds the messages inside the logging context, so a failure to load what it
+    needs is logged; `store(draft)` adds the rows for a valid answer to the session.
+    """
 
     def attempt(number):
-        with log_workout_creation(run.user_id, {"prompt": prompt}, **run.log_kwargs(number)) as call:
-            answer = client.complete("workout", prompts.workout_messages(prompt), call)
+        with log_call(run.user_id, request_data, **(refs or {}), **run.log_kwargs(number)) as call:
+            messages = ask()
+            db.session.close()  # no connection is held while the LLM answers
+            answer = client.complete(kind, messages, call)
             job = jobs.lock_running(run.job_id)
             if job is None:
                 _discard(call)
                 return
-            workout = Workout(user_id=run.user_id)
-            workout.apply(answer.draft)
-            db.session.add(workout)
-            db.session.flush()
-            jobs.mark_succeeded(job, {"workout_id": workout.id, "workout": _jsonable(workout.to_dict())})
+            stored = store(answer.draft)
+            jobs.mark_succeeded(job, stored.result)
             db.session.commit()
-            call.log_success(
-                response_summary=(
-                    f'Created workout {workout.id} "{workout.title}" '
-                    f"with {len(workout.exercises)} exercises"
-                ),
-                workout_id=workout.id,
-            )
+            call.log_success(response_summary=stored.summary, **stored.refs)
 
     _with_retries(attempt)
+
+
+def create_workout(run):
+    """Compose a workout from the prompt and store it."""
+    prompt = run.payload["prompt"]
+
+    def store(draft):
+        workout = Workout(user_id=run.user_id)
+        workout.apply(draft)
+        db.session.add(workout)
+        db.session.flush()
+        return Stored(
+            {"workout_id": workout.id, "workout": _jsonable(workout.to_dict())},
+            f'Created workout {workout.id} "{workout.title}" with {len(workout.exercises)} exercises',
+            {"workout_id": workout.id},
+        )
+
+    _attempt_until_done(run, log_workout_creation, {"prompt": prompt}, "workout",
+                        lambda: prompts.workout_messages(prompt), store)
 
 
 def create_training_principles(run):
@@ -119,89 +142,49 @@ def create_training_principles(run):
     health_notes = run.payload.get("health_notes")
     asked = {**plan, "health_notes": health_notes} if health_notes else plan
 
-    def attempt(number):
-        with log_training_principles_creation(run.user_id, plan, **run.log_kwargs(number)) as call:
-            answer = client.complete(
-                "training_principles", prompts.training_principles_messages(asked), call
-            )
-            job = jobs.lock_running(run.job_id)
-            if job is None:
-                _discard(call)
-                return
-            training_plan = TrainingPlan(user_id=run.user_id, **plan, **answer.draft)
-            db.session.add(training_plan)
-            db.session.flush()
-            jobs.mark_succeeded(
-                job,
-                {
-                    "training_plan_id": training_plan.id,
-                    "training_plan": _jsonable(training_plan.to_dict()),
-                },
-            )
-            db.session.commit()
-            call.log_success(
-                response_summary=(
-                    f'Created training plan {training_plan.id} "{training_plan.name}" '
-                    f"with {len(training_plan.principles)} principles"
-                ),
-                training_plan_id=training_plan.id,
-            )
+    def store(draft):
+        training_plan = TrainingPlan(user_id=run.user_id, **plan, **draft)
+        db.session.add(training_plan)
+        db.session.flush()
+        return Stored(
+            {"training_plan_id": training_plan.id, "training_plan": _jsonable(training_plan.to_dict())},
+            f'Created training plan {training_plan.id} "{training_plan.name}" '
+            f"with {len(training_plan.principles)} principles",
+            {"training_plan_id": training_plan.id},
+        )
 
-    _with_retries(attempt)
+    _attempt_until_done(run, log_training_principles_creation, plan, "training_principles",
+                        lambda: prompts.training_principles_messages(asked), store)
 
 
 def revise_workout(run):
     """Propose a revision of the workout from the user's feedback, pending acceptance."""
     workout_id = run.payload["workout_id"]
     feedback = run.payload["feedback"]
-    request_data = {"workout_id": workout_id, "feedback": feedback}
+    seen = {}
 
-    def attempt(number):
-        with log_workout_revision(
-            run.user_id, request_data, workout_id=workout_id, **run.log_kwargs(number)
-        ) as call:
-            user = db.session.get(User, run.user_id)
-            workout = Workout.get_owned_or_404(workout_id, user)
-            base_version = workout.version
-            current = {key: workout.to_dict()[key] for key in
-                       ("title", "description", "duration_minutes", "difficulty", "exercises")}
-            db.session.close()
-            answer = client.complete(
-                "workout_revision", prompts.workout_revision_messages(current, feedback), call
-            )
-            job = jobs.lock_running(run.job_id)
-            if job is None:
-                _discard(call)
-                return
-            revision = WorkoutRevision(
-                workout_id=workout_id,
-                user_id=run.user_id,
-                job_id=run.job_id,
-                base_version=base_version,
-                feedback=feedback,
-                revised=answer.draft,
-                status="pending",
-            )
-            db.session.add(revision)
-            db.session.flush()
-            WorkoutRevision.supersede_pending(workout_id, except_id=revision.id)
-            jobs.mark_succeeded(
-                job,
-                {
-                    "workout_id": workout_id,
-                    "revision_id": revision.id,
-                    "revised_workout": {"id": workout_id, **answer.draft},
-                },
-            )
-            db.session.commit()
-            call.log_success(
-                response_summary=(
-                    f"Proposed revision {revision.id} of workout {workout_id}: "
-                    f"{revision.summary()}"
-                ),
-            )
+    def ask():
+        workout = Workout.get_owned_or_404(workout_id, db.session.get(User, run.user_id))
+        seen["base_version"] = workout.version
+        current = {key: getattr(workout, key) for key in WORKOUT_CONTENT}
+        return prompts.workout_revision_messages(current, feedback)
 
-    _with_retries(attempt)
+    def store(draft):
+        revision = WorkoutRevision(
+            workout_id=workout_id, user_id=run.user_id, job_id=run.job_id,
+            base_version=seen["base_version"], feedback=feedback, revised=draft, status="pending",
+        )
+        db.session.add(revision)
+        db.session.flush()
+        WorkoutRevision.supersede_pending(workout_id, except_id=revision.id)
+        return Stored(
+            {"workout_id": workout_id, "revision_id": revision.id,
+             "revised_workout": {"id": workout_id, **draft}},
+            f"Proposed revision {revision.id} of workout {workout_id}: {revision.summary()}",
+        )
+
+    _attempt_until_done(run, log_workout_revision, {"workout_id": workout_id, "feedback": feedback},
+                        "workout_revision", ask, store, refs={"workout_id": workout_id})
 
 
 def _discard(call):
@@ -211,7 +194,7 @@ def _discard(call):
 
 
 def _jsonable(data):
-    """Datetimes as ISO 8601 text, for JSONB."""
+    """Datetimes as ISO 8601 text, for a JSON column."""
     return {key: value.isoformat() if hasattr(value, "isoformat") else value
             for key, value in data.items()}
 
