@@ -64,12 +64,13 @@ def test_my_logs_filters_by_endpoint_operation_type_and_success(client, auth, ap
         llm_operation_type="workout_revision",
     )
     url = "/llm-logs/my-logs"
-    assert _ids(client.get(url, headers=headers,
-                           query_string={"endpoint_name": "workouts/{workout_id}/revise"})) == [revise.id]
+    by_endpoint = {"endpoint_name": "workouts/{workout_id}/revise"}
+    assert _ids(client.get(url, headers=headers, query_string=by_endpoint)) == [revise.id]
     assert sorted(_ids(client.get(url, headers=headers,
                                   query_string={"llm_operation_type": "workout_creation"}))) == \
         sorted([create_ok.id, create_failed.id])
-    assert _ids(client.get(url, headers=headers, query_string={"success": "false"})) == [create_failed.id]
+    failed = client.get(url, headers=headers, query_string={"success": "false"})
+    assert _ids(failed) == [create_failed.id]
     assert sorted(_ids(client.get(url, headers=headers, query_string={"success": "true"}))) == \
         sorted([create_ok.id, revise.id])
 
@@ -159,13 +160,22 @@ def test_an_id_that_names_no_log_is_404_even_beyond_the_integer_range(client, au
 # --- the admin listing ---------------------------------------------------------------------
 
 
-def test_the_admin_listing_shows_every_users_logs_with_total_limit_and_offset(client, auth, app_ctx):
+def test_the_admin_listing_shows_every_users_logs_with_total_limit_and_offset(
+    client, auth, app_ctx
+):
     _, admin = auth.admin()
     logs = [LlmCallLogFactory(user_id=f"user-{i % 3}", timestamp=ago(minutes=i)) for i in range(5)]
     body = client.get("/llm-logs/", headers=admin).get_json()
     assert [item["id"] for item in body["items"]] == [log.id for log in logs]
     assert (body["total"], body["limit"], body["offset"], body["next_cursor"]) == (5, 50, 0, None)
     assert list(body) == ["items", "total", "limit", "offset", "next_cursor"]
+
+
+def test_the_admin_listing_answers_without_the_trailing_slash_too(client, auth, app_ctx):
+    _, admin = auth.admin()
+    log = LlmCallLogFactory()
+    assert _ids(client.get("/llm-logs", headers=admin)) == [log.id]
+    assert client.get("/llm-logs").status_code == 401
 
 
 def test_the_admin_listing_has_no_time_window_by_default(client, auth, app_ctx):

@@ -1,6 +1,7 @@
 """One JSON error shape for every error the API can answer (SPEC section 9)."""
 
 import logging
+import re
 
 from apiflask import HTTPError
 from flask import current_app
@@ -150,14 +151,21 @@ def handle_unexpected(exc):
     return error_body(500, MESSAGES[500]), 500
 
 
-def document_errors(spec):
-    """Spec processor: every operation may answer 500, and one that takes a body 413 and 415."""
+def document_bodies_and_errors(app, spec):
+    """Spec processor: every operation may answer 500; one that takes a body also 413 and 415,
+    and its body is required unless its view says `_spec["body_optional"] = True`."""
     ref = {"$ref": "#/components/schemas/HTTPError"}
-    spec.setdefault("components", {}).setdefault("schemas", {}).setdefault("HTTPError", ERROR_SCHEMA)
-    for operations in spec.get("paths", {}).values():
-        for operation in operations.values():
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("HTTPError", ERROR_SCHEMA)
+    views = _views_by_operation(app)
+    for path, operations in spec.get("paths", {}).items():
+        for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
-            statuses = [500] + ([413, 415] if "requestBody" in operation else [])
+            statuses = [500]
+            if "requestBody" in operation:
+                statuses += [413, 415]
+                view_spec = getattr(views.get((path, method)), "_spec", {})
+                operation["requestBody"]["required"] = not view_spec.get("body_optional", False)
             for status in statuses:
                 responses.setdefault(str(status), {
                     "description": MESSAGES[status],
@@ -166,10 +174,20 @@ def document_errors(spec):
     return spec
 
 
+def _views_by_operation(app):
+    """{(OpenAPI path, method): view function} of the app's routes."""
+    views = {}
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<(?:[^<:>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for method in rule.methods:
+            views[(path, method.lower())] = app.view_functions[rule.endpoint]
+    return views
+
+
 def register(app):
     """Install the error processor, the catch-all 500 handler and the errors' OpenAPI schemas."""
     app.error_processor(process_error)
     app.register_error_handler(Exception, handle_unexpected)
     app.config["HTTP_ERROR_SCHEMA"] = ERROR_SCHEMA
     app.config["VALIDATION_ERROR_SCHEMA"] = VALIDATION_ERROR_SCHEMA
-    app.spec_processor(document_errors)
+    app.spec_processor(lambda spec: document_bodies_and_errors(app, spec))

@@ -215,6 +215,14 @@ class LlmCallLogOut(Schema):
     attempt = fields.Integer(required=True, allow_none=True)
 
 
+class LlmCallLogItemOut(LlmCallLogOut):
+    """The same log as an item of a listing.
+
+    A class of its own because APIFlask registers a schema used both nested and as a route's
+    whole answer twice (as `LlmCallLogOut1`, with a warning).
+    """
+
+
 def _next_cursor():
     return fields.String(
         required=True,
@@ -224,12 +232,12 @@ def _next_cursor():
 
 
 class OwnLogsPageOut(Schema):
-    items = fields.List(fields.Nested(LlmCallLogOut), required=True)
+    items = fields.List(fields.Nested(LlmCallLogItemOut), required=True)
     next_cursor = _next_cursor()
 
 
 class AllLogsPageOut(Schema):
-    items = fields.List(fields.Nested(LlmCallLogOut), required=True)
+    items = fields.List(fields.Nested(LlmCallLogItemOut), required=True)
     total = fields.Integer(
         required=True,
         metadata={"description": "How many calls match the filters (on cursor pages: counted "

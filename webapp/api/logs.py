@@ -50,7 +50,8 @@ def my_summary(query):
     return log_summary.user_summary(str(current_user().id), query["days"])
 
 
-@bp.get("/")
+# strict_slashes off: /llm-logs answers too, instead of an HTML redirect to /llm-logs/.
+@bp.get("/", strict_slashes=False)
 @admin_required
 @bp.input(AllLogsQuery, location="query", arg_name="query")
 @bp.output(AllLogsPageOut)

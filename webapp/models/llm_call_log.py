@@ -23,6 +23,13 @@ class LlmCallLog(db.Model):
         # Newest first with id as tie-breaker: the admin listing, its keyset pages and the
         # time windows of the analytics read this index in order.
         Index("idx_llm_logs_timestamp_id", db.text("timestamp DESC"), db.text("id DESC")),
+        # Failed calls only (a few percent of rows): the admin listing and count of failures.
+        Index(
+            "idx_llm_logs_failed",
+            db.text("timestamp DESC"),
+            db.text("id DESC"),
+            postgresql_where=db.text("NOT success"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

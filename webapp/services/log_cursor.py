@@ -71,7 +71,9 @@ def decode(token, scope):
 
 def _is_int(value, minimum=0):
     # bool is an int in Python; JSON true/false must not pass as a position.
-    return isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= _MAX_BIGINT
+    if not isinstance(value, int) or isinstance(value, bool):
+        return False
+    return minimum <= value <= _MAX_BIGINT
 
 
 def _serializer():

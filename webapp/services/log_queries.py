@@ -1,6 +1,6 @@
 """Reading the call log: a caller's own logs, every log for an admin, one log."""
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, or_, select
@@ -81,9 +81,18 @@ def list_all_logs(filters, *, limit, offset=0, cursor=None):
 
 def count_logs(filters):
     """How many logs match `filters`."""
-    return db.session.scalar(
-        select(func.count()).select_from(LlmCallLog).where(*filters.conditions())
-    )
+    if filters.success is True:
+        # Nearly every call succeeds, so counting successes would read nearly every row of the
+        # heap; all calls minus the failed ones reads two indexes instead (success is NOT NULL).
+        # One statement, so both counts see the same snapshot.
+        every = _count(replace(filters, success=None)).scalar_subquery()
+        failed = _count(replace(filters, success=False)).scalar_subquery()
+        return db.session.scalar(select(every - failed))
+    return db.session.scalar(_count(filters))
+
+
+def _count(filters):
+    return select(func.count()).select_from(LlmCallLog).where(*filters.conditions())
 
 
 def get_log(log_id, user):

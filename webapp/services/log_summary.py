@@ -78,7 +78,8 @@ def _breakdowns(in_window):
     stmt = (
         select(
             *(column.label(name) for name, column in columns.items()),
-            *(func.grouping(column).label(f"grouped_out_{name}") for name, column in columns.items()),
+            *(func.grouping(column).label(f"grouped_out_{name}")
+              for name, column in columns.items()),
             func.count().label("calls"),
             func.count().filter(LlmCallLog.success.is_(False)).label("failed"),
         )
