@@ -6,8 +6,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from apiflask import Schema, fields
 from marshmallow import ValidationError, post_load, validate, validates_schema
 
-# PostgreSQL text cannot hold NUL; a filter containing one is refused rather than sent there.
-_NO_NUL = validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters.")
+from webapp.api.fields import NO_NUL, UtcDateTime
+
 _INTEGER_TEXT = re.compile(r"-?[0-9]{1,100}")
 _ISO_8601 = (
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
@@ -57,7 +57,7 @@ class IsoInstant(fields.String):
 
 def _filter_text(max_length, description):
     return fields.String(
-        validate=[validate.Length(min=1, max=max_length), _NO_NUL],
+        validate=[validate.Length(min=1, max=max_length), NO_NUL],
         metadata={"description": description},
     )
 
@@ -175,15 +175,6 @@ class AnalyticsWindowQuery(Schema):
         validate=validate.Range(min=1, max=365),
         metadata={"description": "Only the calls of the last `days` days (default: every call)."},
     )
-
-
-class UtcDateTime(fields.DateTime):
-    """An ISO 8601 date-time with offset +00:00, whatever zone the database session used."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is not None:
-            value = value.astimezone(timezone.utc)
-        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class LlmCallLogOut(Schema):

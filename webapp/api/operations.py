@@ -4,7 +4,7 @@ from apiflask import APIBlueprint
 from flask import url_for
 
 from webapp.api import schemas
-from webapp.api.validation import idempotency_key, json_body
+from webapp.api.validation import json_body
 from webapp.auth import current_user, login_required
 from webapp.models import Workout
 from webapp.services import jobs, revisions
@@ -12,57 +12,64 @@ from webapp.services.llm_logging_service import request_meta_from_request
 
 bp = APIBlueprint("operations", __name__, tag="LLM operations")
 
-
-def _accepted(job):
-    status_url = url_for("jobs.get_job", job_id=job.id)
-    body = {"job_id": job.id, "status": job.status, "status_url": status_url}
-    return body, 202, {"Location": status_url}
+IDEMPOTENCY_CONFLICT = {409: "The Idempotency-Key was used before for a different request."}
 
 
-def _submit(operation_type, payload):
+def _submit(operation_type, payload, headers):
     job, _ = jobs.submit(
         current_user(),
         operation_type,
         payload,
         request_meta=request_meta_from_request(),
-        idempotency_key=idempotency_key(),
+        idempotency_key=headers["idempotency_key"],
     )
-    return _accepted(job)
+    status_url = url_for("jobs.get_job", job_id=job.id)
+    body = {"job_id": job.id, "status": job.status, "status_url": status_url}
+    return body, 202, {"Location": status_url}
 
 
 @bp.post("/llm/create-workout")
 @login_required
+@bp.input(schemas.IdempotencyHeaders, location="headers", arg_name="headers")
 @json_body(bp, schemas.CreateWorkoutIn)
 @bp.output(schemas.JobAcceptedOut, status_code=202)
-def create_workout(body):
+@bp.doc(responses=IDEMPOTENCY_CONFLICT)
+def create_workout(headers, body):
     """Queue a workout composed from a prompt."""
-    return _submit("workout_creation", {"prompt": body["prompt"]})
+    return _submit("workout_creation", {"prompt": body["prompt"]}, headers)
 
 
 @bp.post("/llm/create-training-principles")
 @login_required
+@bp.input(schemas.IdempotencyHeaders, location="headers", arg_name="headers")
 @json_body(bp, schemas.TrainingPrinciplesIn)
 @bp.output(schemas.JobAcceptedOut, status_code=202)
-def create_training_principles(body):
-    """Queue a training plan's principles."""
+@bp.doc(responses=IDEMPOTENCY_CONFLICT)
+def create_training_principles(headers, body):
+    """Queue a training plan's principles (health notes reach the LLM, never a log)."""
     payload = {key: value for key, value in body.items() if value is not None}
-    return _submit("training_principles_creation", payload)
+    return _submit("training_principles_creation", payload, headers)
 
 
 @bp.post("/workouts/<int:workout_id>/revise")
 @login_required
+@bp.input(schemas.IdempotencyHeaders, location="headers", arg_name="headers")
 @json_body(bp, schemas.ReviseIn)
 @bp.output(schemas.JobAcceptedOut, status_code=202)
-def revise_workout(workout_id, body):
+@bp.doc(responses=IDEMPOTENCY_CONFLICT)
+def revise_workout(workout_id, headers, body):
     """Queue a revision of one of your workouts from feedback."""
     Workout.get_owned_or_404(workout_id, current_user())
-    return _submit("workout_revision", {"workout_id": workout_id, "feedback": body["feedback"]})
+    payload = {"workout_id": workout_id, "feedback": body["feedback"]}
+    return _submit("workout_revision", payload, headers)
 
 
 @bp.post("/workouts/<int:workout_id>/revise/accept")
 @login_required
 @json_body(bp, schemas.AcceptIn, optional=True)
 @bp.output(schemas.WorkoutOut)
+@bp.doc(responses={409: "The revision is no longer pending or was made against an older "
+                        "version of the workout."})
 def accept_revision(workout_id, body):
     """Apply a pending revision (the given one, or the latest) to the workout."""
     workout = revisions.accept(current_user(), workout_id, body.get("revision_id"))

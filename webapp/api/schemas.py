@@ -3,7 +3,7 @@
 from apiflask import Schema, fields
 from marshmallow import validate
 
-from webapp.api.validation import MAX_INT, integer, text
+from webapp.api.fields import MAX_INT, UtcDateTime, integer, text
 
 LEVELS = ("beginner", "intermediate", "advanced")
 
@@ -34,6 +34,15 @@ class AcceptIn(Schema):
     revision_id = integer(1, MAX_INT, metadata={"description": "Defaults to the latest pending."})
 
 
+class IdempotencyHeaders(Schema):
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        load_default=None,
+        validate=[validate.Length(min=1, max=255), validate.Regexp(r"^[!-~]+$")],
+        metadata={"description": "Repeat a request safely: the same key returns the same job."},
+    )
+
+
 class JobAcceptedOut(Schema):
     job_id = fields.UUID(required=True)
     status = fields.String(required=True)
@@ -42,41 +51,47 @@ class JobAcceptedOut(Schema):
 
 class JobOut(Schema):
     job_id = fields.UUID(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(("queued", "running", "succeeded", "failed")))
+    status = fields.String(
+        required=True, validate=validate.OneOf(("queued", "running", "succeeded", "failed"))
+    )
     operation_type = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
-    result = fields.Dict(allow_none=True)
-    error = fields.Dict(allow_none=True)
+    created_at = UtcDateTime(required=True)
+    started_at = UtcDateTime(required=True, allow_none=True)
+    finished_at = UtcDateTime(required=True, allow_none=True)
+    result = fields.Dict(required=True, allow_none=True, metadata={"description": "Once succeeded."})
+    error = fields.Dict(required=True, allow_none=True, metadata={"description": "Once failed."})
 
 
 class ExerciseOut(Schema):
-    name = fields.String()
-    sets = fields.Integer()
-    reps = fields.Integer(allow_none=True)
-    duration_seconds = fields.Integer(allow_none=True)
-    rest_seconds = fields.Integer()
-    notes = fields.String()
+    name = fields.String(required=True)
+    sets = fields.Integer(required=True)
+    reps = fields.Integer(required=True, allow_none=True)
+    duration_seconds = fields.Integer(required=True, allow_none=True)
+    rest_seconds = fields.Integer(required=True)
+    notes = fields.String(required=True)
 
 
 class WorkoutOut(Schema):
-    id = fields.Integer()
-    title = fields.String()
-    description = fields.String()
-    duration_minutes = fields.Integer()
-    difficulty = fields.String()
-    exercises = fields.List(fields.Nested(ExerciseOut))
-    version = fields.Integer()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    description = fields.String(required=True)
+    duration_minutes = fields.Integer(required=True)
+    difficulty = fields.String(required=True, validate=validate.OneOf(LEVELS))
+    exercises = fields.List(fields.Nested(ExerciseOut), required=True)
+    version = fields.Integer(required=True)
+    created_at = UtcDateTime(required=True)
+    updated_at = UtcDateTime(required=True)
+
+
+class WorkoutItemOut(WorkoutOut):
+    """A workout as an item of a listing (a class of its own, so APIFlask names it once)."""
 
 
 class WorkoutListOut(Schema):
-    items = fields.List(fields.Nested(WorkoutOut))
-    total = fields.Integer()
-    limit = fields.Integer()
-    offset = fields.Integer()
+    items = fields.List(fields.Nested(WorkoutItemOut), required=True)
+    total = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
 
 
 class WorkoutListQuery(Schema):
@@ -85,18 +100,18 @@ class WorkoutListQuery(Schema):
 
 
 class PrincipleOut(Schema):
-    title = fields.String()
-    description = fields.String()
+    title = fields.String(required=True)
+    description = fields.String(required=True)
 
 
 class TrainingPlanOut(Schema):
-    id = fields.Integer()
-    name = fields.String()
-    goal = fields.String()
-    experience_level = fields.String()
-    sessions_per_week = fields.Integer()
-    weeks = fields.Integer()
-    principles = fields.List(fields.Nested(PrincipleOut))
-    weekly_structure = fields.String()
-    progression = fields.String()
-    created_at = fields.DateTime()
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    goal = fields.String(required=True)
+    experience_level = fields.String(required=True, validate=validate.OneOf(LEVELS))
+    sessions_per_week = fields.Integer(required=True)
+    weeks = fields.Integer(required=True)
+    principles = fields.List(fields.Nested(PrincipleOut), required=True)
+    weekly_structure = fields.String(required=True)
+    progression = fields.String(required=True)
+    created_at = UtcDateTime(required=True)

@@ -1,47 +1,10 @@
-"""Request bodies and headers: JSON objects only, validated field by field."""
+"""Request bodies: JSON objects only, validated field by field."""
 
 from functools import wraps
 
-from apiflask import fields
 from flask import request
-from marshmallow import ValidationError, validate
 
 from webapp.errors import ApiError, ValidationFailed
-
-MAX_INT = 2**31 - 1
-
-
-def _storable(value):
-    # PostgreSQL text cannot hold NUL, and lone surrogates cannot be encoded.
-    if "\x00" in value:
-        raise ValidationError("Must not contain NUL characters.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValidationError("Must be valid Unicode text.") from exc
-
-
-def text(min_length=1, max_length=4000, **kwargs):
-    """A string field of bounded length that PostgreSQL can store."""
-    return fields.String(
-        validate=[validate.Length(min=min_length, max=max_length), _storable], **kwargs
-    )
-
-
-class JsonInteger(fields.Integer):
-    """An integer as JSON Schema counts them: 3 and 3.0 pass; "3", 3.5 and true do not."""
-
-    def _validated(self, value):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.make_error("invalid")
-        if isinstance(value, float) and not value.is_integer():
-            raise self.make_error("invalid")
-        return super()._validated(value)
-
-
-def integer(minimum, maximum, **kwargs):
-    """A JSON integer field within bounds."""
-    return JsonInteger(validate=validate.Range(min=minimum, max=maximum), **kwargs)
 
 
 def check_json_body(optional=False):
@@ -75,18 +38,8 @@ def json_body(bp, schema, *, optional=False):
             check_json_body(optional)
             return validated(*args, **kwargs)
 
+        # Read by the spec processor (webapp.errors) to mark the body optional in the document.
+        wrapper._spec["body_optional"] = optional
         return wrapper
 
     return decorator
-
-
-def idempotency_key():
-    """The Idempotency-Key header, if sent: 1-255 visible ASCII characters."""
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    if not 1 <= len(key) <= 255 or not all(33 <= ord(ch) <= 126 for ch in key):
-        raise ValidationFailed(
-            {"Idempotency-Key": "Must be 1-255 visible ASCII characters."}
-        )
-    return key

@@ -1,0 +1,51 @@
+"""Field types shared by the API's schemas: what PostgreSQL can store, and UTC times."""
+
+from datetime import timezone
+
+from apiflask import fields
+from marshmallow import ValidationError, validate
+
+MAX_INT = 2**31 - 1
+
+# PostgreSQL text cannot hold NUL; published in the document as a pattern.
+NO_NUL = validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters.")
+
+
+def _encodable(value):
+    # A lone surrogate (valid in JSON text, "\ud800") cannot be encoded for the database.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError("Must be valid Unicode text.") from exc
+
+
+def text(min_length=1, max_length=4000, **kwargs):
+    """A string field of bounded length that PostgreSQL can store."""
+    return fields.String(
+        validate=[validate.Length(min=min_length, max=max_length), NO_NUL, _encodable], **kwargs
+    )
+
+
+class JsonInteger(fields.Integer):
+    """An integer as JSON Schema counts them: 3 and 3.0 pass; "3", 3.5 and true do not."""
+
+    def _validated(self, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid")
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+def integer(minimum, maximum, **kwargs):
+    """A JSON integer field within bounds."""
+    return JsonInteger(validate=validate.Range(min=minimum, max=maximum), **kwargs)
+
+
+class UtcDateTime(fields.DateTime):
+    """An ISO 8601 date-time with offset +00:00, whatever zone the database session used."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None:
+            value = value.astimezone(timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)
