@@ -4,37 +4,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+from tests.seed_queries import SEED_ENDPOINT_LATENCY, SEED_ERROR_RATES, SEED_TOP_USERS
 from webapp.extensions import db
-
-SEED_QUERIES = {
-    "top users": """
-SELECT user_id, COUNT(*) as call_count
-FROM llm_call_logs 
-WHERE timestamp >= NOW() - INTERVAL '7 days'
-GROUP BY user_id 
-ORDER BY call_count DESC 
-LIMIT 10;
-""",
-    "latency per endpoint": """
-SELECT endpoint_name, AVG(duration_ms) as avg_duration_ms
-FROM llm_call_logs 
-WHERE duration_ms IS NOT NULL 
-GROUP BY endpoint_name 
-ORDER BY avg_duration_ms DESC;
-""",
-    "error rate per operation": """
-SELECT 
-    llm_operation_type,
-    COUNT(*) as total_calls,
-    SUM(CASE WHEN success = false THEN 1 ELSE 0 END) as failed_calls,
-    ROUND(SUM(CASE WHEN success = false THEN 1 ELSE 0 END) * 100.0 / COUNT(*), 2) as error_rate
-FROM llm_call_logs 
-WHERE llm_operation_type IS NOT NULL 
-GROUP BY llm_operation_type 
-ORDER BY error_rate DESC;
-""",
-}
-
 
 def test_models_and_migrations_agree(app_ctx):
     with db.engine.connect() as conn:
@@ -66,9 +37,9 @@ def test_seed_example_queries_run_unchanged(app_ctx):
         _insert_log(conn, "u1", "llm/create-workout", "workout_creation", False, 300)
         _insert_log(conn, "u2", "workouts/{workout_id}/revise", "workout_revision", True, 50)
     with db.engine.connect() as conn:
-        top_users = conn.execute(text(SEED_QUERIES["top users"])).all()
-        latency = conn.execute(text(SEED_QUERIES["latency per endpoint"])).all()
-        error_rates = conn.execute(text(SEED_QUERIES["error rate per operation"])).all()
+        top_users = conn.execute(text(SEED_TOP_USERS)).all()
+        latency = conn.execute(text(SEED_ENDPOINT_LATENCY)).all()
+        error_rates = conn.execute(text(SEED_ERROR_RATES)).all()
     assert [tuple(r) for r in top_users] == [("u1", 2), ("u2", 1)]
     assert [(r.endpoint_name, float(r.avg_duration_ms)) for r in latency] == [
         ("llm/create-workout", 200.0),
