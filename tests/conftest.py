@@ -7,6 +7,7 @@ under a prefix of their own.
 """
 
 import os
+import time
 import uuid
 
 import psycopg
@@ -107,11 +108,28 @@ def _isolated(request):
     app = request.getfixturevalue("app")
     from webapp.extensions import db
 
+    _drain_worker(app)
     with app.app_context():
         db.session.remove()
         tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
         with db.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+_worker_running = []
+
+
+def _drain_worker(app, timeout=30):
+    """Drop queued tasks and let the one running finish, so no job of this test writes
+    into the next one (a test may enqueue jobs it does not wait for)."""
+    if not _worker_running:
+        return
+    from celery.worker import state
+
+    app.extensions["celery"].control.purge()
+    deadline = time.monotonic() + timeout
+    while (state.active_requests or state.reserved_requests) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 @pytest.fixture(scope="session")
@@ -121,7 +139,9 @@ def celery_worker(app):
     from celery.contrib.testing.worker import start_worker
 
     with start_worker(app.extensions["celery"], perform_ping_check=False, loglevel="WARNING") as worker:
+        _worker_running.append(worker)
         yield worker
+        _worker_running.clear()
 
 
 @pytest.fixture
