@@ -54,6 +54,8 @@ class FakeLlm:
         self.model = model
         self.script = deque()
         self.requests = []
+        # Called (with no arguments) as each request arrives, to look at the caller meanwhile.
+        self.on_request = None
         self._lock = threading.Lock()
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}/v1"
@@ -69,6 +71,7 @@ class FakeLlm:
         with self._lock:
             self.script.clear()
             self.requests.clear()
+            self.on_request = None
 
     def then(self, status=200, body=None, headers=None, delay_s=0.0):
         """Queue the next reply."""
@@ -107,6 +110,8 @@ class FakeLlm:
     def _wsgi(self, environ, start_response):
         request = Request(environ)
         payload = request.get_json(silent=True) or {}
+        if self.on_request is not None:
+            self.on_request()
         with self._lock:
             self.requests.append(payload)
             reply = self.script.popleft() if self.script else None

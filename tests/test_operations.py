@@ -329,3 +329,14 @@ def test_another_users_job_workout_and_plan_are_404(app, client, auth, llm):
     assert client.get("/workouts", headers=other).get_json()["items"] == []
     assert [w["id"] for w in client.get("/workouts", headers=owner).get_json()["items"]] == [
         workout_id]
+
+
+def test_no_database_connection_is_held_while_the_llm_answers(app, client, auth, llm):
+    _, headers = auth.user()
+    held = []
+    with app.app_context():
+        pool = db.engine.pool
+    llm.on_request = lambda: held.append(pool.checkedout())
+    workout_id = _create_workout(client, headers)
+    assert _revise(client, headers, workout_id)["status"] == "succeeded"
+    assert held == [0, 0]
