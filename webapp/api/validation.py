@@ -1,5 +1,6 @@
 """Request bodies: JSON objects only, validated field by field."""
 
+import json
 from functools import wraps
 
 from flask import request
@@ -17,11 +18,9 @@ def check_json_body(optional=False):
     if not has_body:
         raise ValidationFailed({"body": "The body is empty; send a JSON object."})
     try:
-        data = request.get_json(silent=True)
-    except RecursionError:
-        data = None
-    if data is None:
-        raise ValidationFailed({"body": "The body is not valid JSON."})
+        data = json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):
+        raise ValidationFailed({"body": "The body is not valid JSON."}) from None
     if not isinstance(data, dict):
         raise ValidationFailed({"body": "The body must be a JSON object."})
 
