@@ -98,13 +98,15 @@ def test_error_messages_are_cut_to_2000_characters(app_ctx):
 
 def test_secrets_in_request_data_are_redacted_at_any_depth(app_ctx):
     data = {"prompt": "p", "Password": "hunter2", "nested": {"api_key": "sk-1", "Authorization": "B"},
-            "items": [{"refresh_token": "t"}], "client-secret": "s"}
+            "items": [{"refresh_token": "t"}], "client-secret": "s", "apiKey": "k",
+            "max_tokens": 300, "prompt_tokens": 12}
     with log_workout_creation(USER_ID, request_data=data):
         pass
     logged = _rows()[0].request_data
     assert logged == {"prompt": "p", "Password": "[REDACTED]",
                       "nested": {"api_key": "[REDACTED]", "Authorization": "[REDACTED]"},
-                      "items": [{"refresh_token": "[REDACTED]"}], "client-secret": "[REDACTED]"}
+                      "items": [{"refresh_token": "[REDACTED]"}], "client-secret": "[REDACTED]",
+                      "apiKey": "[REDACTED]", "max_tokens": 300, "prompt_tokens": 12}
 
 
 def test_request_data_over_16_kb_is_cut_with_a_marker(app_ctx):
@@ -185,3 +187,22 @@ def test_x_forwarded_for_is_honoured_only_for_trusted_hops(config_class, hops, e
         environ_base={"REMOTE_ADDR": "10.0.0.1"},
     )
     assert seen["ip"] == expected_ip
+
+
+@pytest.mark.parametrize("target", ["extension", "session", "engine"])
+def test_rows_are_written_with_the_db_passed_in(app_ctx, target):
+    given = {"extension": db, "session": db.session, "engine": db.engine}[target]
+    with log_workout_creation(USER_ID, request_data={"prompt": "p"}, db=given):
+        pass
+    assert len(_rows()) == 1
+
+
+def test_an_http_errors_own_text_is_its_error_message(app_ctx):
+    from webapp.errors import NotFound
+
+    with pytest.raises(NotFound):
+        with log_workout_revision_accept(USER_ID, workout_id=3):
+            raise NotFound("Workout 3 has no pending revision.")
+    row = _rows()[0]
+    assert (row.error_type, row.error_message, row.http_status_code) == (
+        "NotFound", "Workout 3 has no pending revision.", 404)

@@ -14,13 +14,21 @@ def _assert_error_shape(response, status, code):
     assert "<html" not in response.get_data(as_text=True).lower()
 
 
-@pytest.mark.parametrize("path", ["/llm-logs/nope", "/llm-logs/-1", "/llm-logs/1.5",
-                                  "/llm-logs/stats/nope", "/llm-logs/my-logs/extra"])
+@pytest.mark.parametrize("path", ["/llm-logs/stats/nope", "/llm-logs/my-logs/extra",
+                                  "/llm-logs/1/extra"])
 def test_a_path_under_llm_logs_that_matches_no_route_is_404_with_or_without_a_token(
     client, auth, path
 ):
     _, headers = auth.admin()
     _assert_error_shape(client.get(path), 404, "not_found")
+    _assert_error_shape(client.get(path, headers=headers), 404, "not_found")
+
+
+@pytest.mark.parametrize("path", ["/llm-logs/nope", "/llm-logs/-1", "/llm-logs/1.5"])
+def test_an_id_that_is_no_integer_is_401_without_a_token_and_404_with_one(client, auth, path):
+    # /llm-logs/<id> is an existing route pattern, whatever id it names (SPEC section 4).
+    _, headers = auth.admin()
+    _assert_error_shape(client.get(path), 401, "unauthorized")
     _assert_error_shape(client.get(path, headers=headers), 404, "not_found")
 
 

@@ -275,3 +275,12 @@ def test_date_times_bound_the_admin_listing_inclusively_and_honour_offsets(clien
     # 13:00 at +02:00 is 11:00 UTC.
     assert listed(end_date="2025-03-10T13:00:00+02:00") == [early.id]
     assert listed(start_date="2025-03-10 13:00+02:00") == [late.id]
+
+
+def test_an_offset_whose_plus_arrived_as_a_space_is_read_as_plus(client, auth, app_ctx):
+    _, admin = auth.admin()
+    late = LlmCallLogFactory(timestamp=datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc))
+    # An f-string URL with isoformat(): the "+" of "+02:00" reaches the server as a space.
+    response = client.get("/llm-logs/?start_date=2025-03-10T13:00:00+02:00", headers=admin)
+    assert response.status_code == 200
+    assert _ids(response) == [late.id]

@@ -59,6 +59,7 @@ def test_invalid_bodies_are_400_naming_the_field(app, client, auth, path, body, 
         ("null", "application/json", 400),
         (b"\xff\xfe", "application/json", 400),
         ("[" * 5000 + "]" * 5000, "application/json", 400),
+        ("", None, 400),
         ("prompt=legs", "application/x-www-form-urlencoded", 415),
         ('{"prompt": "legs"}', "text/plain", 415),
         ('{"prompt": "legs"}', None, 415),
@@ -93,6 +94,13 @@ def test_a_body_over_the_size_limit_is_413(client, auth):
         ("get", "/workouts"),
         ("get", "/workouts/1"),
         ("get", "/training-plans/1"),
+        # Whatever the id names: authentication comes before the id is judged.
+        ("get", "/jobs/not-a-uuid"),
+        ("get", "/workouts/abc"),
+        ("get", "/training-plans/-1"),
+        ("post", "/workouts/abc/revise"),
+        ("post", "/workouts/1.5/revise/accept"),
+        ("get", "/llm-logs/abc"),
     ],
 )
 def test_authentication_comes_before_validation(app, client, method, path):
@@ -110,8 +118,9 @@ def test_an_invalid_idempotency_key_is_400(client, auth):
 
 
 @pytest.mark.parametrize("path", ["/workouts/2147483648", "/workouts/99999999999999999999",
-                                  "/training-plans/99999999999999999999"])
-def test_ids_beyond_the_integer_range_are_404(client, auth, path):
+                                  "/training-plans/99999999999999999999", "/workouts/abc",
+                                  "/training-plans/-1", "/jobs/not-a-uuid", "/jobs/1234"])
+def test_ids_that_cannot_exist_are_404_for_an_authenticated_caller(client, auth, path):
     _, headers = auth.user()
     assert client.get(path, headers=headers).status_code == 404
 

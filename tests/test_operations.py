@@ -283,15 +283,18 @@ def test_accept_without_a_pending_revision_is_404_and_logged(app, client, auth, 
     row = log_rows(app, 2)[-1]
     assert (row.endpoint_name, row.success, row.http_status_code, row.workout_id) == (
         "workouts/{workout_id}/revise/accept", False, 404, workout_id)
+    assert (row.error_type, row.error_message) == (
+        "NotFound", f"Workout {workout_id} has no pending revision.")
 
 
 def test_an_idempotency_key_returns_the_same_job_and_calls_the_llm_once(app, client, auth, llm):
     _, headers = auth.user()
     key = {"Idempotency-Key": "create-legs-1"}
-    first = submit(client, headers, extra_headers=key).get_json()["job_id"]
-    poll(client, headers, first)
-    second = submit(client, headers, extra_headers=key).get_json()["job_id"]
-    assert second == first
+    first = submit(client, headers, extra_headers=key)
+    poll(client, headers, first.get_json()["job_id"])
+    second = submit(client, headers, extra_headers=key)
+    assert second.get_json() == first.get_json()
+    assert second.headers["Location"] == first.headers["Location"]
     assert len(llm.requests) == 1
     assert count(app, Workout) == 1
 

@@ -7,6 +7,7 @@ from apiflask import APIFlask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import commands, errors
+from webapp.api import converters
 from webapp.extensions import db, migrate
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -18,6 +19,7 @@ def create_app(config_object="config.Config"):
     app.config.from_object(config_object)
     # Keys keep the order the service gives them (most used endpoint first, ...).
     app.json.sort_keys = False
+    converters.register(app)
     hops = app.config["TRUSTED_PROXY_HOPS"]
     if hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)

@@ -95,6 +95,20 @@ class ApiError(HTTPError):
         )
 
 
+class NotFound(ApiError):
+    """404: no such thing, or not the caller's (logged as error_type NotFound)."""
+
+    def __init__(self, message=None):
+        super().__init__(404, message)
+
+
+class Conflict(ApiError):
+    """409: the request contradicts the current state (logged as error_type Conflict)."""
+
+    def __init__(self, message, code=None):
+        super().__init__(409, message, code=code)
+
+
 class ValidationFailed(ApiError):
     """400 naming each bad field."""
 

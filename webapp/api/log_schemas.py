@@ -11,8 +11,9 @@ from webapp.api.fields import NO_NUL, UtcDateTime
 _INTEGER_TEXT = re.compile(r"-?[0-9]{1,100}")
 _ISO_8601 = (
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
+    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+ -][0-9]{2}:[0-9]{2})?)?"
 )
+_OFFSET_AFTER_SPACE = re.compile(r"([0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?) ([0-9]{2}:[0-9]{2})$")
 MAX_OFFSET = 2**63 - 1
 MAX_CURSOR_LENGTH = 512
 
@@ -42,6 +43,8 @@ class IsoInstant(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
+        # An unencoded "+" in a query string arrives as a space: "…T10:00:00 02:00".
+        text = _OFFSET_AFTER_SPACE.sub(r"\1+\2", text)
         if not re.fullmatch(_ISO_8601, text):
             raise self.make_error("invalid_instant")
         try:

@@ -17,7 +17,7 @@ from webapp.api.log_schemas import (
     UsageSummaryOut,
 )
 from webapp.auth import admin_required, current_user, login_required
-from webapp.errors import ApiError, ValidationFailed
+from webapp.errors import NotFound, ValidationFailed
 from webapp.services import log_analytics, log_queries, log_summary
 from webapp.services.log_cursor import InvalidCursor
 from webapp.services.log_queries import LogFilters
@@ -81,9 +81,9 @@ def all_logs(query):
 @bp.output(LlmCallLogOut)
 def get_log(log_id):
     """One log: the caller's own, or any for an admin."""
-    log = log_queries.get_log(log_id, current_user())
+    log = log_queries.get_log(log_id, current_user()) if log_id is not None else None
     if log is None:
-        raise ApiError(404, "The log does not exist.")
+        raise NotFound("The log does not exist.")
     return log
 
 

@@ -24,7 +24,9 @@ def _submit(operation_type, payload, headers):
         idempotency_key=headers["idempotency_key"],
     )
     status_url = url_for("jobs.get_job", job_id=job.id)
-    body = {"job_id": job.id, "status": job.status, "status_url": status_url}
+    # A repeat under the same Idempotency-Key gets the first answer again, word for word;
+    # the job's progress is what status_url is for.
+    body = {"job_id": job.id, "status": "queued", "status_url": status_url}
     return body, 202, {"Location": status_url}
 
 

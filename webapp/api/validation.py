@@ -9,14 +9,14 @@ from webapp.errors import ApiError, ValidationFailed
 
 
 def check_json_body(optional=False):
-    """415 unless the body is JSON; 400 for malformed JSON, an empty body or a non-object."""
+    """400 for an empty body, malformed JSON or a non-object; 415 for a body that is not JSON."""
     has_body = bool(request.content_length) or bool(request.get_data(cache=True))
-    if optional and not has_body:
-        return
+    if not has_body:
+        if optional:
+            return
+        raise ValidationFailed({"body": "The body is empty; send a JSON object."})
     if not request.is_json:
         raise ApiError(415)
-    if not has_body:
-        raise ValidationFailed({"body": "The body is empty; send a JSON object."})
     try:
         data = json.loads(request.get_data(cache=True))
     except (ValueError, RecursionError):

@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from webapp.errors import ApiError
+from webapp.errors import NotFound
 from webapp.extensions import db
 
 # PostgreSQL's integer range: an id outside it names no row (and must not reach the query).
@@ -16,11 +16,11 @@ class OwnedMixin:
     def get_owned_or_404(cls, row_id, user, *, for_update=False):
         """The row with this id if the user owns it, else 404."""
         row = None
-        if not isinstance(row_id, int) or 0 < row_id <= MAX_INT_ID:
+        if row_id is not None and (not isinstance(row_id, int) or 0 < row_id <= MAX_INT_ID):
             query = select(cls).where(cls.id == row_id, cls.user_id == user.id)
             if for_update:
                 query = query.with_for_update()
             row = db.session.scalar(query)
         if row is None:
-            raise ApiError(404, f"{cls.__name__} {row_id} does not exist.")
+            raise NotFound(f"{cls.__name__} {row_id} does not exist.")
         return row

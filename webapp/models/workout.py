@@ -11,7 +11,7 @@ from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, St
 from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.errors import ApiError
+from webapp.errors import Conflict, NotFound
 from webapp.extensions import db
 from webapp.models.ownership import OwnedMixin
 
@@ -109,11 +109,11 @@ def find_pending_revision(workout, revision_id=None):
             query.where(WorkoutRevision.status == "pending").order_by(WorkoutRevision.id.desc()).limit(1)
         )
         if revision is None:
-            raise ApiError(404, f"Workout {workout.id} has no pending revision.")
+            raise NotFound(f"Workout {workout.id} has no pending revision.")
         return revision
     revision = db.session.scalar(query.where(WorkoutRevision.id == revision_id))
     if revision is None:
-        raise ApiError(404, f"Workout {workout.id} has no revision {revision_id}.")
+        raise NotFound(f"Workout {workout.id} has no revision {revision_id}.")
     if revision.status != "pending":
-        raise ApiError(409, f"Revision {revision_id} is {revision.status}, not pending.")
+        raise Conflict(f"Revision {revision_id} is {revision.status}, not pending.")
     return revision

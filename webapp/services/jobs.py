@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from webapp.errors import ApiError
+from webapp.errors import Conflict
 from webapp.extensions import db
 from webapp.models import Job
 
@@ -85,8 +85,7 @@ def _job_for_key(user, key):
 
 def _same_request_or_409(job, digest):
     if job.request_fingerprint != digest:
-        raise ApiError(
-            409,
+        raise Conflict(
             "This Idempotency-Key was already used for a different request.",
             code="idempotency_key_reused",
         )

@@ -7,12 +7,14 @@ application log instead of breaking the operation.
 
 import json
 import logging
+import re
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
+from apiflask import HTTPError
 from flask import current_app, has_app_context, has_request_context, request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 from werkzeug.exceptions import HTTPException
 
 from webapp.extensions import db as flask_db
@@ -25,8 +27,9 @@ ERROR_MESSAGE_MAX_CHARS = 2000
 RESPONSE_SUMMARY_MAX_CHARS = 500
 USER_AGENT_MAX_CHARS = 512
 REDACTED = "[REDACTED]"
-# Compared against a key lower-cased with "-" and "_" removed, so "API-Key" and "apiKey" match.
-_SECRET_KEY_PARTS = ("password", "token", "secret", "apikey", "authorization")
+# A key names a secret when one of its words is one of these ("access_token", "X-Api-Key",
+# "clientSecret"), but not when a word only contains one ("prompt_tokens", "tokenizer").
+_SECRET_WORDS = frozenset({"password", "passwd", "token", "secret", "authorization", "apikey"})
 
 # Columns a caller may set through log_success(**fields) or the context managers.
 EXTRA_FIELDS = frozenset(
@@ -57,8 +60,10 @@ def redact(value):
 
 
 def _names_secret(key):
-    normalized = str(key).lower().replace("-", "").replace("_", "")
-    return any(part in normalized for part in _SECRET_KEY_PARTS)
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", str(key))
+    words = [word for word in re.split(r"[^a-z0-9]+", spaced.lower()) if word]
+    joined_pairs = {a + b for a, b in zip(words, words[1:])}  # "api", "key" -> "apikey"
+    return not _SECRET_WORDS.isdisjoint(words) or not _SECRET_WORDS.isdisjoint(joined_pairs)
 
 
 def prepare_request_data(data):
@@ -98,6 +103,15 @@ def status_code_for(exc):
     if isinstance(code, int) and 400 <= code <= 599:
         return code
     return 500
+
+
+def error_text(exc):
+    """An exception's own text: an HTTP error's message, not its repr with the status."""
+    if isinstance(exc, HTTPError):
+        return str(exc.message or "")
+    if isinstance(exc, HTTPException):
+        return str(exc.description or exc.name)
+    return str(exc)
 
 
 def _one_line(text, limit):
@@ -188,7 +202,7 @@ class LlmCallLogger:
             success=False,
             http_status_code=http_status_code or status_code_for(exc),
             error_type=type(exc).__name__,
-            error_message=str(exc)[:ERROR_MESSAGE_MAX_CHARS] or type(exc).__name__,
+            error_message=error_text(exc)[:ERROR_MESSAGE_MAX_CHARS] or type(exc).__name__,
         )
 
     def _write(self, **outcome):
@@ -212,12 +226,23 @@ class LlmCallLogger:
             **outcome,
         )
         try:
-            with Session(self._engine or flask_db.engine) as session:
+            with Session(_bind(self._engine)) as session:
                 session.add(LlmCallLog(**row))
                 session.commit()
         except Exception:
             # The operation goes on; the row is kept in the application log so nothing is lost.
             log.exception("Could not write LLM call log row: %s", json.dumps(row, default=str))
+
+
+def _bind(db):
+    """What to write log rows with: an Engine or Connection, a Session (its bind), the
+    Flask-SQLAlchemy extension (its engine), or by default the app's engine. The row is
+    always written in a session and transaction of its own."""
+    if db is None:
+        return flask_db.engine
+    if isinstance(db, (Session, scoped_session)):
+        return db.get_bind()
+    return getattr(db, "engine", db)
 
 
 def _config(key, default):

@@ -1,7 +1,7 @@
 """Accepting a revision: runs in the request, logged like an LLM call."""
 
 from webapp.extensions import db
-from webapp.errors import ApiError
+from webapp.errors import Conflict, NotFound
 from webapp.models import Workout, WorkoutRevision
 from webapp.models.ownership import MAX_INT_ID
 from webapp.models.workout import find_pending_revision
@@ -14,16 +14,15 @@ def accept(user, workout_id, revision_id=None):
     404 when there is no such pending revision of a workout of the user's; 409 when the
     revision is no longer pending or was made against an older version of the workout.
     """
-    if workout_id > MAX_INT_ID:
-        raise ApiError(404, f"Workout {workout_id} does not exist.")
+    if workout_id is None or workout_id > MAX_INT_ID:
+        raise NotFound(f"Workout {workout_id} does not exist.")
     request_data = {"workout_id": workout_id, "revision_id": revision_id}
     with log_workout_revision_accept(user, request_data, workout_id=workout_id) as call:
         workout = Workout.get_owned_or_404(workout_id, user, for_update=True)
         revision = find_pending_revision(workout, revision_id)
         call.update_request_data(revision_id=revision.id, revised_workout=revision.summary())
         if revision.base_version != workout.version:
-            raise ApiError(
-                409,
+            raise Conflict(
                 f"Revision {revision.id} was made against version {revision.base_version} "
                 f"of the workout, which is now at version {workout.version}.",
             )

@@ -1,0 +1,43 @@
+"""Path converters for ids that match any segment, so authentication comes first.
+
+SPEC: a request without a valid token to any existing route pattern, whatever id it
+names, is 401. Werkzeug's own `int` and `uuid` converters would refuse `/workouts/abc`
+before the view (and its authentication) runs, answering 404. These match any segment
+and hand the view None for an id that cannot exist, which it answers with 404 after
+authenticating. They replace `int` and `uuid`, so the OpenAPI document still types the
+ids as integers.
+"""
+
+import re
+import uuid
+
+from werkzeug.routing import BaseConverter
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
+# The largest id any table can hold (BIGINT); larger ones name no row.
+MAX_ID = 2**63 - 1
+
+
+class IdConverter(BaseConverter):
+    """An integer id: the int it spells, or None for anything else."""
+
+    def to_python(self, value):
+        if _DIGITS.fullmatch(value) and 0 < int(value) <= MAX_ID:
+            return int(value)
+        return None
+
+
+class UuidConverter(BaseConverter):
+    """A UUID id: the UUID it spells, or None for anything else."""
+
+    def to_python(self, value):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            return None
+
+
+def register(app):
+    """Install the converters under the names `int` and `uuid`."""
+    app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["uuid"] = UuidConverter
