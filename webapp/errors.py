@@ -39,47 +39,39 @@ MESSAGES = {
 }
 
 
-# The error document in OpenAPI: every error response of every route is described by these.
-ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message", "details"],
-            "properties": {
-                "code": {"type": "string", "description": "snake_case, e.g. not_found."},
-                "message": {"type": "string", "description": "A sentence for people."},
-                "details": {"type": "object"},
-            },
-        }
-    },
-}
-
-VALIDATION_ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message", "details"],
-            "properties": {
-                "code": {"type": "string", "description": "validation_error or bad_request."},
-                "message": {"type": "string"},
-                "details": {
-                    "type": "object",
-                    "properties": {
-                        "fields": {
-                            "type": "object",
-                            "description": "What is wrong with each bad field, by its name.",
-                            "additionalProperties": {"type": "string"},
-                        }
-                    },
+def _error_document(code_description, details):
+    return {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "details"],
+                "properties": {
+                    "code": {"type": "string", "description": code_description},
+                    "message": {"type": "string", "description": "A sentence for people."},
+                    "details": details,
                 },
-            },
-        }
+            }
+        },
+    }
+
+
+# The error document in OpenAPI: every error response of every route is described by these.
+ERROR_SCHEMA = _error_document("snake_case, e.g. not_found.", {"type": "object"})
+VALIDATION_ERROR_SCHEMA = _error_document(
+    "validation_error or bad_request.",
+    {
+        "type": "object",
+        "properties": {
+            "fields": {
+                "type": "object",
+                "description": "What is wrong with each bad field, by its name.",
+                "additionalProperties": {"type": "string"},
+            }
+        },
     },
-}
+)
 
 
 class ApiError(HTTPError):
