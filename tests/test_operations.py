@@ -111,7 +111,9 @@ def test_a_rate_limit_then_success_logs_two_attempts_and_honours_retry_after(
     assert (first.attempt, first.success, first.http_status_code, first.error_type) == (
         1, False, 429, "RateLimitError")
     assert first.workout_id is None
+    assert first.total_tokens is None  # a refused call used no tokens
     assert (second.attempt, second.success, second.http_status_code) == (2, True, 200)
+    assert second.total_tokens == 200
     assert (second.timestamp - first.timestamp).total_seconds() >= 1.0
     assert count(app, Workout) == 1
 
@@ -125,11 +127,13 @@ def test_server_errors_until_retries_run_out_fail_the_job(app, client, auth, llm
     assert job["result"] is None
     assert job["error"]["type"] == "InternalServerError"
     rows = log_rows(app, 3)
-    assert [(r.attempt, r.success, r.http_status_code, r.error_type) for r in rows] == [
-        (1, False, 500, "InternalServerError"),
-        (2, False, 500, "InternalServerError"),
-        (3, False, 500, "InternalServerError"),
+    assert [(r.attempt, r.success, r.http_status_code, r.error_type, r.total_tokens)
+            for r in rows] == [
+        (1, False, 500, "InternalServerError", None),
+        (2, False, 500, "InternalServerError", None),
+        (3, False, 500, "InternalServerError", None),
     ]
+    assert all(str(r.job_id) == job["job_id"] for r in rows)
     assert len(llm.requests) == 3
     assert count(app, Workout) == 0
 
@@ -141,8 +145,12 @@ def test_a_timeout_on_every_attempt_is_logged_as_504(app, client, auth, llm):
     job = poll(client, headers, submit(client, headers).get_json()["job_id"], timeout=60)
     assert job["status"] == "failed"
     assert job["error"]["type"] == "APITimeoutError"
-    assert [(r.http_status_code, r.error_type) for r in log_rows(app, 3)] == [
-        (504, "APITimeoutError")] * 3
+    assert [(r.attempt, r.http_status_code, r.error_type, r.total_tokens)
+            for r in log_rows(app, 3)] == [
+        (1, 504, "APITimeoutError", None),
+        (2, 504, "APITimeoutError", None),
+        (3, 504, "APITimeoutError", None),
+    ]
     assert count(app, Workout) == 0
 
 
