@@ -50,7 +50,7 @@ def test_a_finished_job_is_never_run_again(app, client, auth, llm):
     _, headers = auth.user()
     job_id = submit(client, headers).get_json()["job_id"]
     poll(client, headers, job_id)
-    app.extensions["celery"].send_task("tasks.create_workout", args=[job_id, time.time()])
+    app.extensions["celery"].send_task("tasks.create_workout", args=[job_id])
     time.sleep(1.0)
     assert len(llm.requests) == 1
     with app.app_context():

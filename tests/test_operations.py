@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import Job, LlmCallLog, TrainingPlan, Workout
+from webapp.models import Job, LlmCallLog, Workout
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
 
@@ -161,8 +161,11 @@ def test_a_timeout_on_every_attempt_is_logged_as_504(app, client, auth, llm):
       "difficulty": "beginner", "exercises": []},
      {"title": "Too long", "description": "d", "duration_minutes": 999,
       "difficulty": "beginner", "exercises": [{"name": "x", "sets": 1, "reps": 1,
+                                               "rest_seconds": 0, "notes": ""}]},
+     {"title": "Nul\u0000day", "description": "d", "duration_minutes": 30,
+      "difficulty": "beginner", "exercises": [{"name": "x", "sets": 1, "reps": 1,
                                                "rest_seconds": 0, "notes": ""}]}],
-    ids=["not-json", "no-exercises", "duration-out-of-range"],
+    ids=["not-json", "no-exercises", "duration-out-of-range", "nul-in-title"],
 )
 def test_output_that_is_not_valid_fails_the_job_without_retrying(app, client, auth, llm, content):
     _, headers = auth.user()

@@ -4,11 +4,21 @@ The same models give the JSON schema sent in ``response_format`` and the
 validation applied to the answer, so the two cannot drift apart.
 """
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 Difficulty = Literal["beginner", "intermediate", "advanced"]
+
+
+def _storable(text):
+    # PostgreSQL cannot store NUL in text or JSON; such an answer is invalid output.
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    return text
+
+
+Text = Annotated[str, AfterValidator(_storable)]
 
 
 class _Strict(BaseModel):
@@ -18,12 +28,12 @@ class _Strict(BaseModel):
 class Exercise(_Strict):
     """One exercise of a workout: counted in reps, or held for a duration."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     sets: int = Field(ge=1, le=20)
     reps: int | None = Field(default=None, ge=1, le=1000)
     duration_seconds: int | None = Field(default=None, ge=1, le=7200)
     rest_seconds: int = Field(ge=0, le=900)
-    notes: str = Field(default="", max_length=1000)
+    notes: Text = Field(default="", max_length=1000)
 
     @model_validator(mode="after")
     def _reps_or_duration(self):
@@ -35,8 +45,8 @@ class Exercise(_Strict):
 class WorkoutDraft(_Strict):
     """A workout as the LLM composes it, before it gets an id."""
 
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(min_length=1, max_length=4000)
+    title: Text = Field(min_length=1, max_length=200)
+    description: Text = Field(min_length=1, max_length=4000)
     duration_minutes: int = Field(ge=1, le=300)
     difficulty: Difficulty
     exercises: list[Exercise] = Field(min_length=1, max_length=50)
@@ -45,16 +55,16 @@ class WorkoutDraft(_Strict):
 class Principle(_Strict):
     """One training principle of a plan."""
 
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(min_length=1, max_length=4000)
+    title: Text = Field(min_length=1, max_length=200)
+    description: Text = Field(min_length=1, max_length=4000)
 
 
 class TrainingPrinciplesDraft(_Strict):
     """The principles, weekly structure and progression of a training plan."""
 
     principles: list[Principle] = Field(min_length=1, max_length=20)
-    weekly_structure: str = Field(min_length=1, max_length=4000)
-    progression: str = Field(min_length=1, max_length=4000)
+    weekly_structure: Text = Field(min_length=1, max_length=4000)
+    progression: Text = Field(min_length=1, max_length=4000)
 
 
 # The name sent as response_format.json_schema.name for each kind of call.

@@ -7,7 +7,9 @@ keep the key order they were written in.
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func, select
+from sqlalchemy import (
+    CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func, select, update,
+)
 from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -85,12 +87,17 @@ class WorkoutRevision(db.Model):
 
     @classmethod
     def supersede_pending(cls, workout_id, except_id=None):
-        """Mark the workout's other pending revisions as superseded."""
-        for revision in db.session.scalars(
-            select(cls).where(cls.workout_id == workout_id, cls.status == "pending", cls.id != except_id)
-        ):
-            revision.status = "superseded"
-            revision.decided_at = func.now()
+        """Mark the workout's other pending revisions as superseded.
+
+        One UPDATE: PostgreSQL re-checks `status = 'pending'` on each row it had to wait
+        for, so a revision accepted meanwhile stays accepted.
+        """
+        db.session.execute(
+            update(cls)
+            .where(cls.workout_id == workout_id, cls.status == "pending", cls.id != except_id)
+            .values(status="superseded", decided_at=func.now())
+            .execution_options(synchronize_session=False)
+        )
 
     def summary(self):
         """A short description of the revised workout, for the log."""

@@ -9,7 +9,6 @@ transaction that marks the job succeeded, so a re-run never stores twice.
 import hashlib
 import json
 import logging
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -72,9 +71,12 @@ def submit(user, operation_type, payload, *, request_meta, idempotency_key=None)
     try:
         db.session.commit()
     except IntegrityError:
-        # A concurrent request with the same key won the race: answer with its job.
         db.session.rollback()
-        return _same_request_or_409(_job_for_key(user, idempotency_key), digest), False
+        existing = _job_for_key(user, idempotency_key) if idempotency_key else None
+        if existing is None:
+            raise
+        # A concurrent request with the same key won the race: answer with its job.
+        return _same_request_or_409(existing, digest), False
     enqueue(job)
     return job, True
 
@@ -99,7 +101,7 @@ def enqueue(job):
     try:
         celery.send_task(
             TASK_NAMES[job.operation_type],
-            args=[str(job.id), time.time()],
+            args=[str(job.id)],
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
         )

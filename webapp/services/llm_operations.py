@@ -5,11 +5,11 @@ connection; the result is stored in the transaction that marks the job done.
 """
 
 import logging
-import time
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from webapp.extensions import db
 from webapp.llm import client, prompts
@@ -47,25 +47,23 @@ class JobRun:
         }
 
 
-def run_job(job_id, enqueued_at, operation_type):
+def run_job(job_id):
     """Claim the job and run its operation; a finished or leased job is left alone."""
     job = jobs.claim(job_id)
     if job is None:
         log.info("Job %s is finished or running elsewhere; not running it again", job_id)
         return
-    if job.operation_type != operation_type:
-        jobs.fail(job.id, ValueError(f"job is a {job.operation_type}, not a {operation_type}"))
-        return
+    waited = datetime.now(timezone.utc) - job.enqueued_at
     run = JobRun(
         job_id=job.id,
         user_id=job.user_id,
         payload=dict(job.payload),
         request_meta=job.request_meta or {},
-        queue_wait_ms=max(0, int((time.time() - enqueued_at) * 1000)),
+        queue_wait_ms=max(0, int(waited.total_seconds() * 1000)),
     )
     try:
-        OPERATIONS[operation_type](run)
-    except DBAPIError:
+        OPERATIONS[job.operation_type](run)
+    except (OperationalError, InterfaceError):
         # The database is unreachable: the job stays running, and once its lease expires
         # the sweeper sends it again.
         db.session.rollback()
