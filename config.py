@@ -33,6 +33,8 @@ DEFAULT_LLM_PRICES = {
 class Config:
     """Production settings; every value can be set through the environment."""
 
+    # Signs the log listings' cursors. Unset, each host makes one under instance/ (see
+    # webapp.secret_key); set it when web processes run on more than one host.
     SECRET_KEY = os.environ.get("SECRET_KEY", "")
     SQLALCHEMY_DATABASE_URI = database_url(
         os.environ.get("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/llmlog")
@@ -61,8 +63,7 @@ class Config:
 
     MAX_CONTENT_LENGTH = 64 * 1024
 
-    # APIFlask: the OpenAPI document and validation errors.
-    INFO = {"title": "LLM call logging service", "version": "1.0.0"}
+    # APIFlask: validation errors are 400s.
     VALIDATION_ERROR_STATUS_CODE = 400
     # The bearer token; webapp.auth's decorators put it on every route they protect.
     SECURITY_SCHEMES = {"BearerAuth": {"type": "http", "scheme": "bearer"}}

@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from webapp import commands, errors
 from webapp.api import converters
 from webapp.extensions import db, migrate
+from webapp.secret_key import ensure_secret_key
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -17,6 +18,7 @@ def create_app(config_object="config.Config"):
     """Build the app: config, extensions, blueprints, error handlers, commands, Celery."""
     app = APIFlask(__name__, title="LLM call logging service", version="1.0.0", static_folder=None)
     app.config.from_object(config_object)
+    ensure_secret_key(app)
     # Keys keep the order the service gives them (most used endpoint first, ...).
     app.json.sort_keys = False
     converters.register(app)

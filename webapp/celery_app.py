@@ -6,7 +6,7 @@ task starts with a fresh session.
 
 from celery import Celery, Task
 
-from webapp.services.jobs import longest_run_s
+from webapp.services.jobs import lease_seconds
 
 
 def celery_init_app(app):
@@ -27,9 +27,9 @@ def celery_init_app(app):
 def celery_settings(config):
     """The CELERY settings, completed with the broker and its transport options."""
     transport = {
-        # Above the longest job, so a slow job is not redelivered while it runs, yet close
-        # to it, so the job of a worker that died is redelivered soon after.
-        "visibility_timeout": int(longest_run_s(config) + config["JOB_LEASE_MARGIN_S"] + 30),
+        # Just above a job's lease: a slow job is not redelivered while it runs, and the job
+        # of a worker that died is redelivered soon after its lease ends.
+        "visibility_timeout": int(lease_seconds(config) + 30),
     }
     if config["REDIS_KEY_PREFIX"]:
         transport["global_keyprefix"] = config["REDIS_KEY_PREFIX"]

@@ -1,11 +1,9 @@
 """Reading your workouts and training plans."""
 
 from apiflask import APIBlueprint
-from sqlalchemy import func, select
 
 from webapp.api import schemas
 from webapp.auth import current_user, login_required
-from webapp.extensions import db
 from webapp.models import TrainingPlan, Workout
 
 bp = APIBlueprint("workouts", __name__, tag="Workouts")
@@ -17,13 +15,7 @@ bp = APIBlueprint("workouts", __name__, tag="Workouts")
 @bp.output(schemas.WorkoutListOut)
 def list_workouts(query):
     """Your workouts, newest first."""
-    user = current_user()
-    owned = Workout.user_id == user.id
-    workouts = db.session.scalars(
-        select(Workout).where(owned).order_by(Workout.id.desc())
-        .limit(query["limit"]).offset(query["offset"])
-    ).all()
-    total = db.session.scalar(select(func.count()).select_from(Workout).where(owned))
+    workouts, total = Workout.page_owned(current_user(), query["limit"], query["offset"])
     return {
         "items": [workout.to_dict() for workout in workouts],
         "total": total,

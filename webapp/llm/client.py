@@ -6,9 +6,9 @@ OPENAI_BASE_URL the calls go, through the same client, to the offline backend.
 """
 
 import email.utils
+import functools
 import random
 import time
-from dataclasses import dataclass
 from decimal import Decimal
 
 import httpx2
@@ -18,48 +18,26 @@ from pydantic import ValidationError
 
 from webapp.llm import offline
 from webapp.llm.errors import InvalidLLMOutput
-from webapp.llm.prompts import json_schema
-from webapp.llm.schemas import SCHEMA_NAMES
+from webapp.llm.schemas import JSON_SCHEMAS, SCHEMA_NAMES
 
 OFFLINE_BASE_URL = "http://offline-backend.invalid/v1"
 
 
-@dataclass
-class LlmAnswer:
-    """What one successful call returned: the validated draft and its usage."""
+@functools.lru_cache(maxsize=8)
+def openai_client(api_key, base_url, timeout_s):
+    """An `openai.OpenAI` client, one per process and setting (it keeps a connection pool).
 
-    draft: dict
-    model: str
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    total_tokens: int | None
-    cost_usd: Decimal | None
-
-    def log_fields(self):
-        """The log columns this answer fills."""
-        return {
-            "model": self.model,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.total_tokens,
-            "cost_usd": self.cost_usd,
-        }
-
-
-def make_openai_client(config):
-    """An `openai.OpenAI` client for the configured server, or for the offline backend."""
-    options = {"timeout": config["LLM_TIMEOUT_S"], "max_retries": 0}
-    if config["OPENAI_API_KEY"] or config["OPENAI_BASE_URL"]:
-        return openai.OpenAI(
-            api_key=config["OPENAI_API_KEY"] or "not-needed",
-            base_url=config["OPENAI_BASE_URL"],
-            **options,
-        )
+    With neither a key nor a base URL it talks to the offline backend, in this process.
+    Made on first use, so a forked worker makes its own.
+    """
+    options = {"timeout": timeout_s, "max_retries": 0}
+    if api_key or base_url:
+        return openai.OpenAI(api_key=api_key or "not-needed", base_url=base_url, **options)
     transport = httpx2.WSGITransport(app=offline.app)
     return openai.OpenAI(
         api_key="offline",
         base_url=OFFLINE_BASE_URL,
-        http_client=httpx2.Client(transport=transport, timeout=config["LLM_TIMEOUT_S"]),
+        http_client=httpx2.Client(transport=transport, timeout=timeout_s),
         **options,
     )
 
@@ -75,40 +53,34 @@ def cost_usd(model, prompt_tokens, completion_tokens, prices):
     return (per_million / Decimal(1_000_000)).quantize(Decimal("0.000001"))
 
 
-def complete(kind, messages, call_logger=None):
-    """Ask the LLM for one JSON answer of this kind; return an LlmAnswer.
+def complete(kind, messages, call_logger):
+    """Ask the LLM for one JSON answer of this kind; return it validated, as a dict.
 
-    Token usage is put on `call_logger` as soon as the response arrives, so an
-    answer that fails validation is still logged with what it cost.
+    The model, tokens and cost go on `call_logger` as soon as the response arrives, so
+    an answer that fails validation is still logged with what it cost.
     """
     config = current_app.config
-    client = make_openai_client(config)
-    try:
-        response = client.chat.completions.create(
-            model=config["LLM_MODEL"],
-            messages=messages,
-            response_format={
-                "type": "json_schema",
-                "json_schema": {"name": kind, "schema": json_schema(kind)},
-            },
-        )
-    finally:
-        client.close()
+    client = openai_client(config["OPENAI_API_KEY"], config["OPENAI_BASE_URL"],
+                           config["LLM_TIMEOUT_S"])
+    response = client.chat.completions.create(
+        model=config["LLM_MODEL"],
+        messages=messages,
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": kind, "schema": JSON_SCHEMAS[kind]},
+        },
+    )
     usage = response.usage
     prompt_tokens = usage.prompt_tokens if usage else None
     completion_tokens = usage.completion_tokens if usage else None
-    answer = LlmAnswer(
-        draft={},
+    call_logger.set_fields(
         model=response.model,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         total_tokens=usage.total_tokens if usage else None,
         cost_usd=cost_usd(response.model, prompt_tokens, completion_tokens, config["LLM_PRICES"]),
     )
-    if call_logger is not None:
-        call_logger.set_fields(**answer.log_fields())
-    answer.draft = parse_answer(kind, response)
-    return answer
+    return parse_answer(kind, response)
 
 
 def parse_answer(kind, response):

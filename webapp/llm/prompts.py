@@ -6,7 +6,7 @@ text (prompt, feedback, plan fields) goes verbatim in the last user message.
 
 import json
 
-from webapp.llm.schemas import SCHEMA_NAMES
+from webapp.llm.schemas import JSON_SCHEMAS
 
 _INSTRUCTIONS = {
     "workout": (
@@ -27,15 +27,10 @@ _INSTRUCTIONS = {
 }
 
 
-def json_schema(kind):
-    """The JSON schema of the answer for this kind of call."""
-    return SCHEMA_NAMES[kind].model_json_schema()
-
-
 def _system(kind):
     return (
         f"{_INSTRUCTIONS[kind]}\n\nAnswer with one JSON object only, matching this JSON schema:\n"
-        f"{json.dumps(json_schema(kind))}"
+        f"{json.dumps(JSON_SCHEMAS[kind])}"
     )
 
 

@@ -73,3 +73,6 @@ SCHEMA_NAMES = {
     "workout_revision": WorkoutDraft,
     "training_principles": TrainingPrinciplesDraft,
 }
+
+# Their JSON schemas, made once: sent as response_format and shown in the system message.
+JSON_SCHEMAS = {kind: model.model_json_schema() for kind, model in SCHEMA_NAMES.items()}

@@ -10,9 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from webapp.extensions import db
 from webapp.models.ownership import OwnedMixin
 
-JOB_STATUSES = ("queued", "running", "succeeded", "failed")
-OPERATION_TYPES = ("workout_creation", "training_principles_creation", "workout_revision")
-
 
 class Job(OwnedMixin, db.Model):
     """An LLM operation's lifecycle: queued, running, then succeeded or failed."""

@@ -8,8 +8,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 
-ROLES = ("user", "admin")
-
 
 class User(db.Model):
     """Someone who calls the API: a plain user or an admin."""

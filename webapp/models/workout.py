@@ -17,8 +17,6 @@ from webapp.errors import Conflict, NotFound
 from webapp.extensions import db
 from webapp.models.ownership import OwnedMixin
 
-REVISION_STATUSES = ("pending", "accepted", "superseded")
-
 
 class Workout(OwnedMixin, db.Model):
     """A user's workout; `version` changes on every update."""
@@ -39,6 +37,16 @@ class Workout(OwnedMixin, db.Model):
     )
 
     __table_args__ = (Index("ix_workouts_user_id_id", "user_id", db.text("id DESC")),)
+
+    @classmethod
+    def page_owned(cls, user, limit, offset):
+        """A page of the user's workouts, newest first, and how many they have in all."""
+        owned = cls.user_id == user.id
+        workouts = db.session.scalars(
+            select(cls).where(owned).order_by(cls.id.desc()).limit(limit).offset(offset)
+        ).all()
+        total = db.session.scalar(select(func.count()).select_from(cls).where(owned))
+        return workouts, total
 
     def apply(self, draft):
         """Take the content of a validated WorkoutDraft (a dict); an update bumps the version."""

@@ -115,9 +115,9 @@ def longest_run_s(config):
     return config["LLM_TIMEOUT_S"] * (retries + 1) + config["LLM_BACKOFF_MAX_S"] * retries
 
 
-def lease_seconds():
+def lease_seconds(config):
     """How long a claim holds a job: its longest possible run plus a margin."""
-    return longest_run_s(current_app.config) + current_app.config["JOB_LEASE_MARGIN_S"]
+    return longest_run_s(config) + config["JOB_LEASE_MARGIN_S"]
 
 
 def claim(job_id):
@@ -142,7 +142,7 @@ def claim(job_id):
     job.status = "running"
     job.started_at = job.started_at or now
     job.attempts += 1
-    job.lease_expires_at = now + timedelta(seconds=lease_seconds())
+    job.lease_expires_at = now + timedelta(seconds=lease_seconds(current_app.config))
     db.session.commit()
     return job
 

@@ -102,12 +102,12 @@ def _attempt_until_done(run, log_call, request_data, kind, ask, store, refs=None
         with log_call(run.user_id, request_data, **(refs or {}), **run.log_kwargs(number)) as call:
             messages = ask()
             db.session.close()  # no connection is held while the LLM answers
-            answer = client.complete(kind, messages, call)
+            draft = client.complete(kind, messages, call)
             job = jobs.lock_running(run.job_id)
             if job is None:
                 _discard(call)
                 return
-            stored = store(answer.draft)
+            stored = store(draft)
             jobs.mark_succeeded(job, stored.result)
             db.session.commit()
             call.log_success(response_summary=stored.summary, **stored.refs)

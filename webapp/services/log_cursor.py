@@ -79,7 +79,7 @@ def _is_int(value, minimum=0):
 def _serializer():
     # Compact separators keep the cursor short in a URL.
     return URLSafeSerializer(
-        current_app.config["SECRET_KEY"] or "",
+        current_app.config["SECRET_KEY"],
         salt=_SALT,
         serializer_kwargs={"separators": (",", ":")},
     )
