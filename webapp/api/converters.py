@@ -13,16 +13,16 @@ import uuid
 
 from werkzeug.routing import BaseConverter
 
+from webapp.db_limits import INT8_MAX
+
 _DIGITS = re.compile(r"[0-9]{1,19}")
-# The largest id any table can hold (BIGINT); larger ones name no row.
-MAX_ID = 2**63 - 1
 
 
 class IdConverter(BaseConverter):
     """An integer id: the int it spells, or None for anything else."""
 
     def to_python(self, value):
-        if _DIGITS.fullmatch(value) and 0 < int(value) <= MAX_ID:
+        if _DIGITS.fullmatch(value) and 0 < int(value) <= INT8_MAX:
             return int(value)
         return None
 

@@ -5,8 +5,6 @@ from datetime import timezone
 from apiflask import fields
 from marshmallow import ValidationError, validate
 
-MAX_INT = 2**31 - 1
-
 # PostgreSQL text cannot hold NUL; published in the document as a pattern.
 NO_NUL = validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters.")
 

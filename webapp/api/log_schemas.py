@@ -6,6 +6,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from apiflask import Schema, fields
 from marshmallow import ValidationError, post_load, validate, validates_schema
 
+from webapp.db_limits import INT8_MAX
 from webapp.api.fields import NO_NUL, UtcDateTime
 
 _INTEGER_TEXT = re.compile(r"-?[0-9]{1,100}")
@@ -14,7 +15,6 @@ _ISO_8601 = (
     r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+ -][0-9]{2}:[0-9]{2})?)?"
 )
 _OFFSET_AFTER_SPACE = re.compile(r"([0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?) ([0-9]{2}:[0-9]{2})$")
-MAX_OFFSET = 2**63 - 1
 MAX_CURSOR_LENGTH = 512
 
 
@@ -124,7 +124,7 @@ class AllLogsQuery(Schema):
     limit = _limit(50, 500)
     offset = QueryInteger(
         load_default=0,
-        validate=validate.Range(min=0, max=MAX_OFFSET),
+        validate=validate.Range(min=0, max=INT8_MAX),
         metadata={"description": "How many matching calls to skip (use `cursor` for deep pages)."},
     )
     cursor = _cursor()

@@ -3,7 +3,8 @@
 from apiflask import Schema, fields
 from marshmallow import validate
 
-from webapp.api.fields import MAX_INT, UtcDateTime, integer, text
+from webapp.api.fields import UtcDateTime, integer, text
+from webapp.db_limits import INT4_MAX
 
 LEVELS = ("beginner", "intermediate", "advanced")
 
@@ -31,7 +32,7 @@ class ReviseIn(Schema):
 
 
 class AcceptIn(Schema):
-    revision_id = integer(1, MAX_INT, metadata={"description": "Defaults to the latest pending."})
+    revision_id = integer(1, INT4_MAX, metadata={"description": "Defaults to the latest pending."})
 
 
 class IdempotencyHeaders(Schema):
@@ -96,7 +97,7 @@ class WorkoutListOut(Schema):
 
 class WorkoutListQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_INT))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=INT4_MAX))
 
 
 class PrincipleOut(Schema):

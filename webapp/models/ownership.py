@@ -2,11 +2,9 @@
 
 from sqlalchemy import select
 
+from webapp.db_limits import INT4_MAX
 from webapp.errors import NotFound
 from webapp.extensions import db
-
-# PostgreSQL's integer range: an id outside it names no row (and must not reach the query).
-MAX_INT_ID = 2**31 - 1
 
 
 class OwnedMixin:
@@ -16,7 +14,7 @@ class OwnedMixin:
     def get_owned_or_404(cls, row_id, user, *, for_update=False):
         """The row with this id if the user owns it, else 404."""
         row = None
-        if row_id is not None and (not isinstance(row_id, int) or 0 < row_id <= MAX_INT_ID):
+        if row_id is not None and (not isinstance(row_id, int) or 0 < row_id <= INT4_MAX):
             query = select(cls).where(cls.id == row_id, cls.user_id == user.id)
             if for_update:
                 query = query.with_for_update()

@@ -15,9 +15,10 @@ from datetime import datetime, timedelta, timezone
 from flask import current_app
 from itsdangerous import BadData, URLSafeSerializer
 
+from webapp.db_limits import INT8_MAX
+
 _SALT = "llm-logs-cursor-v1"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MAX_BIGINT = 2**63 - 1
 
 
 class InvalidCursor(ValueError):
@@ -58,7 +59,7 @@ def decode(token, scope):
     if issued_for != scope:
         raise InvalidCursor("The cursor belongs to a listing with other filters.")
     if not (
-        _is_int(micros, minimum=-_MAX_BIGINT) and _is_int(row_id) and _is_int(offset)
+        _is_int(micros, minimum=-INT8_MAX) and _is_int(row_id) and _is_int(offset)
         and (total is None or _is_int(total))
     ):
         raise InvalidCursor("Not a cursor issued by this listing.")
@@ -73,7 +74,7 @@ def _is_int(value, minimum=0):
     # bool is an int in Python; JSON true/false must not pass as a position.
     if not isinstance(value, int) or isinstance(value, bool):
         return False
-    return minimum <= value <= _MAX_BIGINT
+    return minimum <= value <= INT8_MAX
 
 
 def _serializer():

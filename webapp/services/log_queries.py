@@ -5,12 +5,12 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, or_, select
 
+from webapp.db_limits import INT8_MAX
 from webapp.extensions import db
 from webapp.models import LlmCallLog
 from webapp.services import log_cursor
 
 # The largest id the bigint column can hold; a larger one names no log.
-MAX_LOG_ID = 2**63 - 1
 
 NEWEST_FIRST = (LlmCallLog.timestamp.desc(), LlmCallLog.id.desc())
 
@@ -97,7 +97,7 @@ def _count(filters):
 
 def get_log(log_id, user):
     """The log with this id if `user` owns it or is an admin, else None."""
-    if not 1 <= log_id <= MAX_LOG_ID:
+    if not 1 <= log_id <= INT8_MAX:
         return None
     stmt = select(LlmCallLog).where(LlmCallLog.id == log_id)
     if not user.is_admin:

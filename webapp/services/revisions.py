@@ -3,7 +3,7 @@
 from webapp.extensions import db
 from webapp.errors import Conflict, NotFound
 from webapp.models import Workout, WorkoutRevision
-from webapp.models.ownership import MAX_INT_ID
+from webapp.db_limits import INT4_MAX
 from webapp.models.workout import find_pending_revision
 from webapp.services.llm_logging_service import log_workout_revision_accept
 
@@ -14,7 +14,7 @@ def accept(user, workout_id, revision_id=None):
     404 when there is no such pending revision of a workout of the user's; 409 when the
     revision is no longer pending or was made against an older version of the workout.
     """
-    if workout_id is None or workout_id > MAX_INT_ID:
+    if workout_id is None or workout_id > INT4_MAX:
         raise NotFound(f"Workout {workout_id} does not exist.")
     request_data = {"workout_id": workout_id, "revision_id": revision_id}
     with log_workout_revision_accept(user, request_data, workout_id=workout_id) as call:
