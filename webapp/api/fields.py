@@ -1,9 +1,12 @@
 """Field types shared by the API's schemas: what PostgreSQL can store, and UTC times."""
 
+import re
 from datetime import timezone
 
 from apiflask import fields
 from marshmallow import ValidationError, validate
+
+_INTEGER_TEXT = re.compile(r"-?[0-9]{1,100}")
 
 # PostgreSQL text cannot hold NUL; published in the document as a pattern.
 NO_NUL = validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters.")
@@ -22,6 +25,16 @@ def text(min_length=1, max_length=4000, **kwargs):
     return fields.String(
         validate=[validate.Length(min=min_length, max=max_length), NO_NUL, _encodable], **kwargs
     )
+
+
+class QueryInteger(fields.Integer):
+    """An integer written in ASCII digits, an optional minus and nothing else."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        # int() alone would also take " 7", "7_0" and non-ASCII digits.
+        if isinstance(value, str) and not _INTEGER_TEXT.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class JsonInteger(fields.Integer):

@@ -7,25 +7,14 @@ from apiflask import Schema, fields
 from marshmallow import ValidationError, post_load, validate, validates_schema
 
 from webapp.db_limits import INT8_MAX
-from webapp.api.fields import NO_NUL, UtcDateTime
+from webapp.api.fields import QueryInteger, UtcDateTime, text
 
-_INTEGER_TEXT = re.compile(r"-?[0-9]{1,100}")
 _ISO_8601 = (
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
     r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+ -][0-9]{2}:[0-9]{2})?)?"
 )
 _OFFSET_AFTER_SPACE = re.compile(r"([0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?) ([0-9]{2}:[0-9]{2})$")
 MAX_CURSOR_LENGTH = 512
-
-
-class QueryInteger(fields.Integer):
-    """An integer written in ASCII digits, an optional minus and nothing else."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        # int() alone would also take " 7", "7_0" and non-ASCII digits.
-        if isinstance(value, str) and not _INTEGER_TEXT.fullmatch(value):
-            raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class IsoInstant(fields.String):
@@ -59,10 +48,7 @@ class IsoInstant(fields.String):
 
 
 def _filter_text(max_length, description):
-    return fields.String(
-        validate=[validate.Length(min=1, max=max_length), NO_NUL],
-        metadata={"description": description},
-    )
+    return text(max_length=max_length, metadata={"description": description})
 
 
 def _success():

@@ -3,7 +3,7 @@
 from apiflask import Schema, fields
 from marshmallow import validate
 
-from webapp.api.fields import UtcDateTime, integer, text
+from webapp.api.fields import QueryInteger, UtcDateTime, integer, text
 from webapp.db_limits import INT4_MAX
 
 LEVELS = ("beginner", "intermediate", "advanced")
@@ -96,8 +96,8 @@ class WorkoutListOut(Schema):
 
 
 class WorkoutListQuery(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=INT4_MAX))
+    limit = QueryInteger(load_default=50, validate=validate.Range(min=1, max=100))
+    offset = QueryInteger(load_default=0, validate=validate.Range(min=0, max=INT4_MAX))
 
 
 class PrincipleOut(Schema):
