@@ -68,16 +68,22 @@ def running_services(announce=print):
                     server.shutdown()
 
 
+def admin_url(url):
+    """The URL of the same server's `postgres` database, for psycopg (any driver suffix)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+
+
 def ensure_database(url):
     """Create the database named in a PostgreSQL URL if it does not exist yet."""
     import psycopg
     from sqlalchemy.engine import make_url
 
-    parsed = make_url(url.replace("postgresql+psycopg://", "postgresql://", 1))
-    name = parsed.database
-    admin = parsed.set(database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
+    name = make_url(url).database
+    with psycopg.connect(admin_url(url), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
-

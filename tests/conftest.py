@@ -18,16 +18,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from config import TestConfig, database_url
-from scripts.services import ROOT, running_services
+from scripts.services import ROOT, admin_url, running_services
 from tests.llm_server import FakeLlm
 
 RUN_ID = uuid.uuid4().hex[:10]
-
-
-def _admin_url(url):
-    return make_url(url).set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +36,7 @@ def database(services):
     """A new, empty database on the server, dropped after the run; yields its URL."""
     server_url = database_url(services["DATABASE_URL"])
     name = f"llmlog_test_{RUN_ID}"
-    admin = _admin_url(server_url)
+    admin = admin_url(server_url)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
