@@ -9,6 +9,8 @@ bp = APIBlueprint("account", __name__, tag="Account")
 
 
 class MeOut(Schema):
+    """The answer of GET /me: the caller's id, email and role."""
+
     id = UUID(required=True)
     email = String(required=True)
     role = String(required=True)

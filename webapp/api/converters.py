@@ -22,6 +22,7 @@ class IdConverter(BaseConverter):
     """An integer id: the int it spells, or None for anything else."""
 
     def to_python(self, value):
+        """The segment as an int if it is a possible int8 id (1 and up), else None."""
         if _DIGITS.fullmatch(value) and 0 < int(value) <= INT8_MAX:
             return int(value)
         return None
@@ -31,6 +32,7 @@ class UuidConverter(BaseConverter):
     """A UUID id: the UUID it spells, or None for anything else."""
 
     def to_python(self, value):
+        """The segment as a UUID if it spells one, else None."""
         try:
             return uuid.UUID(value)
         except ValueError:

@@ -86,6 +86,8 @@ def _cursor():
 
 
 class OwnLogsQuery(Schema):
+    """The query parameters of GET /llm-logs/my-logs."""
+
     endpoint_name = _filter_text(255, "Only calls of this endpoint, e.g. `llm/create-workout`.")
     llm_operation_type = _filter_text(64, "Only calls of this operation type.")
     success = _success()
@@ -95,6 +97,8 @@ class OwnLogsQuery(Schema):
 
 
 class AllLogsQuery(Schema):
+    """The query parameters of GET /llm-logs/ (admins)."""
+
     user_id = _filter_text(36, "Only calls of this user (the user's UUID).")
     endpoint_name = _filter_text(255, "Only calls of this endpoint, e.g. `llm/create-workout`.")
     llm_operation_type = _filter_text(64, "Only calls of this operation type.")
@@ -151,15 +155,21 @@ def _after(value):
 
 
 class SummaryQuery(Schema):
+    """The query parameters of GET /llm-logs/my-summary."""
+
     days = _days(7, "The summary covers the last `days` × 24 hours.")
 
 
 class TopUsersQuery(Schema):
+    """The query parameters of GET /llm-logs/stats/top-users."""
+
     days = _days(7, "Count the calls of the last `days` days.")
     limit = _limit(10, 100)
 
 
 class AnalyticsWindowQuery(Schema):
+    """The query parameters of GET /llm-logs/stats/endpoint-latency and /stats/error-rates."""
+
     days = QueryInteger(
         validate=validate.Range(min=1, max=365),
         metadata={"description": "Only the calls of the last `days` days (default: every call)."},
@@ -167,6 +177,8 @@ class AnalyticsWindowQuery(Schema):
 
 
 class LlmCallLogOut(Schema):
+    """One LLM call log: the answer of GET /llm-logs/{log_id}."""
+
     id = fields.Integer(required=True)
     user_id = fields.String(required=True, metadata={"description": "The user's UUID."})
     endpoint_name = fields.String(required=True)
@@ -212,11 +224,15 @@ def _next_cursor():
 
 
 class OwnLogsPageOut(Schema):
+    """A page of the caller's own logs: the answer of GET /llm-logs/my-logs."""
+
     items = fields.List(fields.Nested(LlmCallLogItemOut), required=True)
     next_cursor = _next_cursor()
 
 
 class AllLogsPageOut(Schema):
+    """A page of every user's logs: the answer of GET /llm-logs/ (admins)."""
+
     items = fields.List(fields.Nested(LlmCallLogItemOut), required=True)
     total = fields.Integer(
         required=True,
@@ -231,6 +247,8 @@ class AllLogsPageOut(Schema):
 
 
 class DayOut(Schema):
+    """One UTC date of a usage summary: its calls and failed calls."""
+
     date = fields.String(required=True, metadata={"description": "A UTC date, YYYY-MM-DD."})
     total_calls = fields.Integer(required=True)
     failed_calls = fields.Integer(required=True)
@@ -244,6 +262,8 @@ def _counts(description):
 
 
 class UsageSummaryOut(Schema):
+    """The caller's usage summary: the answer of GET /llm-logs/my-summary."""
+
     total_calls = fields.Integer(required=True)
     successful_calls = fields.Integer(required=True)
     failed_calls = fields.Integer(required=True)
@@ -273,24 +293,34 @@ class UsageSummaryOut(Schema):
 
 
 class TopUserOut(Schema):
+    """One user and their number of calls, in the top users."""
+
     user_id = fields.String(required=True)
     call_count = fields.Integer(required=True)
 
 
 class TopUsersOut(Schema):
+    """The users with the most calls: the answer of GET /llm-logs/stats/top-users."""
+
     items = fields.List(fields.Nested(TopUserOut), required=True)
 
 
 class EndpointLatencyItemOut(Schema):
+    """One endpoint and the average duration of its calls."""
+
     endpoint_name = fields.String(required=True)
     avg_duration_ms = fields.Float(required=True)
 
 
 class EndpointLatencyOut(Schema):
+    """The average duration per endpoint: the answer of GET /llm-logs/stats/endpoint-latency."""
+
     items = fields.List(fields.Nested(EndpointLatencyItemOut), required=True)
 
 
 class ErrorRateItemOut(Schema):
+    """One operation type's calls, failed calls and error rate."""
+
     llm_operation_type = fields.String(required=True)
     total_calls = fields.Integer(required=True)
     failed_calls = fields.Integer(required=True)
@@ -300,4 +330,6 @@ class ErrorRateItemOut(Schema):
 
 
 class ErrorRatesOut(Schema):
+    """The error rate per operation type: the answer of GET /llm-logs/stats/error-rates."""
+
     items = fields.List(fields.Nested(ErrorRateItemOut), required=True)

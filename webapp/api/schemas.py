@@ -10,10 +10,14 @@ LEVELS = ("beginner", "intermediate", "advanced")
 
 
 class CreateWorkoutIn(Schema):
+    """The body of POST /llm/create-workout."""
+
     prompt = text(required=True, metadata={"description": "What workout to compose."})
 
 
 class TrainingPrinciplesIn(Schema):
+    """The body of POST /llm/create-training-principles."""
+
     name = text(max_length=200, required=True)
     goal = text(max_length=200, required=True)
     experience_level = fields.String(required=True, validate=validate.OneOf(LEVELS))
@@ -28,14 +32,20 @@ class TrainingPrinciplesIn(Schema):
 
 
 class ReviseIn(Schema):
+    """The body of POST /workouts/{workout_id}/revise."""
+
     feedback = text(required=True)
 
 
 class AcceptIn(Schema):
+    """The optional body of POST /workouts/{workout_id}/revise/accept."""
+
     revision_id = integer(1, INT4_MAX, metadata={"description": "Defaults to the latest pending."})
 
 
 class IdempotencyHeaders(Schema):
+    """The optional Idempotency-Key header of the operations queued as jobs."""
+
     idempotency_key = fields.String(
         data_key="Idempotency-Key",
         load_default=None,
@@ -45,12 +55,16 @@ class IdempotencyHeaders(Schema):
 
 
 class JobAcceptedOut(Schema):
+    """The 202 answer of a queued operation: the job and where to poll it."""
+
     job_id = fields.UUID(required=True)
     status = fields.String(required=True)
     status_url = fields.String(required=True)
 
 
 class JobOut(Schema):
+    """A job's status, and its result or error: the answer of GET /jobs/{job_id}."""
+
     job_id = fields.UUID(required=True)
     status = fields.String(
         required=True, validate=validate.OneOf(("queued", "running", "succeeded", "failed"))
@@ -64,6 +78,8 @@ class JobOut(Schema):
 
 
 class ExerciseOut(Schema):
+    """One exercise of a workout."""
+
     name = fields.String(required=True)
     sets = fields.Integer(required=True)
     reps = fields.Integer(required=True, allow_none=True)
@@ -73,6 +89,8 @@ class ExerciseOut(Schema):
 
 
 class WorkoutOut(Schema):
+    """A workout: the answer of GET /workouts/{workout_id} and of accepting a revision."""
+
     id = fields.Integer(required=True)
     title = fields.String(required=True)
     description = fields.String(required=True)
@@ -89,6 +107,8 @@ class WorkoutItemOut(WorkoutOut):
 
 
 class WorkoutListOut(Schema):
+    """A page of the caller's workouts: the answer of GET /workouts."""
+
     items = fields.List(fields.Nested(WorkoutItemOut), required=True)
     total = fields.Integer(required=True)
     limit = fields.Integer(required=True)
@@ -96,16 +116,22 @@ class WorkoutListOut(Schema):
 
 
 class WorkoutListQuery(Schema):
+    """The query parameters of GET /workouts."""
+
     limit = QueryInteger(load_default=50, validate=validate.Range(min=1, max=100))
     offset = QueryInteger(load_default=0, validate=validate.Range(min=0, max=INT4_MAX))
 
 
 class PrincipleOut(Schema):
+    """One principle of a training plan."""
+
     title = fields.String(required=True)
     description = fields.String(required=True)
 
 
 class TrainingPlanOut(Schema):
+    """A training plan: the answer of GET /training-plans/{plan_id}."""
+
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     goal = fields.String(required=True)
