@@ -206,3 +206,15 @@ def test_an_http_errors_own_text_is_its_error_message(app_ctx):
     row = _rows()[0]
     assert (row.error_type, row.error_message, row.http_status_code) == (
         "NotFound", "Workout 3 has no pending revision.", 404)
+
+
+def test_request_data_that_cannot_be_logged_is_marked_and_the_row_kept(app_ctx, caplog):
+    circular = {"prompt": "p"}
+    circular["self"] = circular
+    with caplog.at_level(logging.ERROR):
+        with log_workout_creation(USER_ID, request_data=circular) as call_logger:
+            call_logger.log_success(response_summary="ok")
+    [row] = _rows()
+    assert row.success is True
+    assert row.request_data == {"_unloggable": True}
+    assert "Could not prepare request_data" in caplog.text

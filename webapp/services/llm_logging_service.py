@@ -157,26 +157,20 @@ class LlmCallLogger:
         self._engine = db
         self.fields = {}
         self.request_data = None
-        self._raw_request_data = None
         self.timestamp = None
         self._started = None
         self.logged = False
 
     def start_logging(self, request_data=None):
-        """Mark the call's start and remember what it was asked (redacted, capped)."""
+        """Mark the call's start and remember what it was asked (redacted when written)."""
         self.timestamp = datetime.now(timezone.utc)
         self._started = time.monotonic()
-        self._raw_request_data = request_data
-        if _config("LOG_REQUEST_DATA", True):
-            self.request_data = prepare_request_data(request_data)
+        self.request_data = request_data
         return self
 
     def update_request_data(self, **items):
         """Add what the operation learned along the way (say, which revision it took)."""
-        merged = {**(self._raw_request_data or {}), **items}
-        self._raw_request_data = merged
-        if _config("LOG_REQUEST_DATA", True):
-            self.request_data = prepare_request_data(merged)
+        self.request_data = {**(self.request_data or {}), **items}
 
     def set_fields(self, **fields):
         """Remember columns (workout_id, tokens, ...) for whichever way the call ends."""
@@ -205,6 +199,16 @@ class LlmCallLogger:
             error_message=error_text(exc)[:ERROR_MESSAGE_MAX_CHARS] or type(exc).__name__,
         )
 
+    def _loggable_request_data(self):
+        if not _config("LOG_REQUEST_DATA", True):
+            return None
+        try:
+            return prepare_request_data(self.request_data)
+        except Exception:
+            # Say so in the row rather than lose the row.
+            log.exception("Could not prepare request_data of an LLM call log row")
+            return {"_unloggable": True}
+
     def _write(self, **outcome):
         if self.logged:
             log.warning("LLM call %s already logged; ignoring a second outcome", self.endpoint_name)
@@ -214,18 +218,24 @@ class LlmCallLogger:
             self.start_logging()
         row = dict(
             user_id=self.user_id,
-            endpoint_name=self.endpoint_name[:255],
-            method=self.method[:10],
+            endpoint_name=self.endpoint_name,
+            method=self.method,
             timestamp=self.timestamp,
             duration_ms=int((time.monotonic() - self._started) * 1000),
-            request_data=self.request_data,
             llm_operation_type=self.llm_operation_type,
-            user_agent=self.user_agent[:USER_AGENT_MAX_CHARS] if self.user_agent else None,
-            ip_address=self.ip_address[:45] if self.ip_address else None,
+            user_agent=self.user_agent,
+            ip_address=self.ip_address,
             **self.fields,
             **outcome,
         )
         try:
+            row.update(
+                endpoint_name=row["endpoint_name"][:255],
+                method=row["method"][:10],
+                user_agent=row["user_agent"][:USER_AGENT_MAX_CHARS] if row["user_agent"] else None,
+                ip_address=row["ip_address"][:45] if row["ip_address"] else None,
+                request_data=self._loggable_request_data(),
+            )
             with Session(_bind(self._engine)) as session:
                 session.add(LlmCallLog(**row))
                 session.commit()
