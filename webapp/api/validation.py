@@ -10,15 +10,15 @@ from webapp.errors import ApiError, ValidationFailed
 
 def check_json_body(optional=False):
     """400 for an empty body, malformed JSON or a non-object; 415 for a body that is not JSON."""
-    has_body = bool(request.content_length) or bool(request.get_data(cache=True))
-    if not has_body:
+    raw = request.get_data(cache=True)  # cached: the schema's parser reads it again
+    if not raw:
         if optional:
             return
         raise ValidationFailed({"body": "The body is empty; send a JSON object."})
     if not request.is_json:
         raise ApiError(415)
     try:
-        data = json.loads(request.get_data(cache=True))
+        data = json.loads(raw)
     except (ValueError, RecursionError):
         raise ValidationFailed({"body": "The body is not valid JSON."}) from None
     if not isinstance(data, dict):
