@@ -381,6 +381,17 @@ def test_a_revision_still_fills_its_duration(llm, legs, feedback):
     assert fills_its_duration(revise(llm, legs, feedback))
 
 
+@pytest.mark.parametrize("feedback", ["no lunges please", "make it shorter and no lunges",
+                                      "I hate lunges", "without any lunges"])
+def test_moves_named_as_unwanted_are_swapped_out(llm, feedback):
+    current = workout(llm, "30 minute leg workout, dumbbells")
+    assert any("lunge" in e.name.lower() for e in current.exercises)
+    revised = revise(llm, current, feedback)
+    assert not any("lunge" in e.name.lower() for e in revised.exercises)
+    assert "lunge" in revised.description.lower()  # the note says what changed
+    assert fills_its_duration(revised)
+
+
 def test_shorter_cuts_time_and_exercises(llm, legs):
     revised = revise(llm, legs, "make it shorter")
     assert revised.duration_minutes < legs.duration_minutes

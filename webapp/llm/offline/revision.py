@@ -26,6 +26,16 @@ _RELATIVE = re.compile(r"\b(?:add|another|extra|by|cut|off|minus)\b"
 _CUT = re.compile(r"\b(?:cut|off|minus)\b|minutes? (?:shorter|less|fewer)\b")
 _ABSOLUTE = re.compile(rf"\bto\s+(?:an?\b|half\b|{NUMBER})")
 _JUMPY_NAME = re.compile(r"jump|hop\b|burpee|plyo|bound|skip|jacks|high knees|tuck")
+# "no lunges", "without burpees", "I hate planks": the word after names moves to take out.
+_UNWANTED = re.compile(r"\b(?:no|without|skip|remove|drop|replace|hate|dislike|instead of)"
+                       r"\s+(?:the\s+|any\s+|more\s+)?([a-z][a-z-]{2,})")
+_NOT_A_MOVE = {"jumping", "jumps", "impact", "rest", "breaks", "break", "equipment", "time",
+               "weights", "gym", "more", "less", "longer", "shorter", "warm-up", "cool-down"}
+
+
+def _stem(word):
+    """"lunges" -> "lunge", "squats" -> "squat", "push-ups" -> "push-up"."""
+    return word[:-1] if word.endswith("s") and len(word) > 4 else word
 
 
 def _is_jumping(item):
@@ -54,12 +64,14 @@ class Revision:
         """The exercises of the main block."""
         return main_block(self.items)
 
-    def swap(self, item, note):
-        """Replace one exercise by the closest fitting low-impact library move; its name or None."""
+    def swap(self, item, note, avoid=()):
+        """Replace one exercise by the closest fitting low-impact library move whose name
+        contains none of `avoid`; the new move's name, or None."""
         present, tags = {i["name"].lower() for i in self.items}, _tags(item)
         fitting = [ex for ex in EXERCISES if ex.phase == "main"
                    and suits(ex, self.level, self.available, low_impact=True)
-                   and ex.name.lower() not in present and tags & set(ex.focus)]
+                   and ex.name.lower() not in present and tags & set(ex.focus)
+                   and not any(word in ex.name.lower() for word in avoid)]
         if not fitting:
             return None
         ex = max(fitting, key=lambda ex: len(tags & set(ex.focus)))  # the first of equals wins
@@ -111,6 +123,24 @@ class Revision:
         if not swaps:
             return "checked for jumping moves; there were none to swap"
         return f"swapped {', '.join(swaps)} to keep it low-impact"
+
+    def drop_named(self, text, asked):
+        """"No lunges", "without burpees": swap out each move so named (or drop it)."""
+        words = {_stem(m.group(1)) for m in _UNWANTED.finditer(text)} - _NOT_A_MOVE
+        named = [item for item in self.items
+                 if any(word in item["name"].lower() for word in words)]
+        if not named:
+            return None
+        swaps, dropped = [], []
+        for item in named:
+            if new_name := self.swap(item, "Swapped in for", avoid=words):
+                swaps.append(f"{item['name']} for {new_name}")
+            elif len(self.items) > 1:
+                self.items.remove(item)
+                dropped.append(item["name"])
+        done = [f"swapped {', '.join(swaps)}"] if swaps else []
+        done += [f"took out {', '.join(dropped)}"] if dropped else []
+        return " and ".join(done) + " as you asked"
 
     def add_focus(self, text, asked):
         """"More legs", "add core": two moves of that focus; others make room if time is short."""
@@ -184,8 +214,8 @@ class Revision:
                 "exercises": self.items[:50]}
 
 
-_REVISION_STEPS = (Revision.change_length, Revision.avoid_jumping, Revision.add_focus,
-                   Revision.change_level, Revision.change_rest)
+_REVISION_STEPS = (Revision.change_length, Revision.avoid_jumping, Revision.drop_named,
+                   Revision.add_focus, Revision.change_level, Revision.change_rest)
 
 
 def revise_workout(workout, feedback):
