@@ -1,12 +1,13 @@
 """The job sweeper: a thread in every worker's main process, so no beat is needed.
 
-It sends again the jobs whose message may be lost (see webapp.services.jobs.sweep).
+It sends again the jobs whose message may be lost (webapp.services.jobs.sweep), and
+writes the log rows that waited in Redis while the database was down (log_spool.drain).
 """
 
 import logging
 import threading
 
-from webapp.services import jobs
+from webapp.services import jobs, log_spool
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ def start_sweeper(flask_app):
             try:
                 with flask_app.app_context():
                     jobs.sweep(resend_after)
+                    log_spool.drain()
             except Exception:
                 log.exception("Job sweep failed; trying again in %s s", interval)
             stop.wait(interval)

@@ -95,7 +95,7 @@ def app(config_class):
 
 @pytest.fixture(autouse=True)
 def _isolated(request):
-    """Empty every table after each test that used the database."""
+    """Empty every table (and the log spool) after each test that used the database."""
     yield
     if "app" not in request.fixturenames:
         return
@@ -104,6 +104,8 @@ def _isolated(request):
 
     _drain_worker(app)
     with app.app_context():
+        spool = f"{app.config['REDIS_KEY_PREFIX']}llm_call_logs:spool"
+        redis.Redis.from_url(app.config["REDIS_URL"]).delete(spool, f"{spool}:rejected")
         db.session.remove()
         tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
         with db.engine.begin() as conn:

@@ -3,6 +3,7 @@
 import json
 import logging
 import uuid
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import create_engine, select
@@ -10,6 +11,7 @@ from werkzeug.exceptions import Conflict
 
 from webapp.extensions import db
 from webapp.models import LlmCallLog, User
+from webapp.services import log_spool
 from webapp.services.llm_logging_service import (
     LlmCallLogger,
     log_training_principles_creation,
@@ -19,6 +21,7 @@ from webapp.services.llm_logging_service import (
 )
 
 USER_ID = str(uuid.uuid4())
+JOB_ID = uuid.uuid4()
 WORKER_META = {"method": "POST", "user_agent": "curl/8.5", "ip_address": "203.0.113.7"}
 
 
@@ -125,14 +128,44 @@ def test_request_data_is_not_logged_when_log_request_data_is_off(app, app_ctx, m
     assert _rows()[0].request_data is None
 
 
-def test_a_failing_log_write_does_not_break_the_operation_and_is_reported(app_ctx, caplog):
+def test_a_failing_log_write_does_not_break_the_operation_and_the_row_waits_in_redis(
+        app_ctx, caplog):
     unreachable = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
-    with caplog.at_level(logging.ERROR):
+    with caplog.at_level(logging.WARNING):
         with log_workout_creation(USER_ID, request_data={"prompt": "p"}, db=unreachable) as cl:
             result = "operation result"
-            cl.log_success(response_summary="ok")
+            cl.log_success(response_summary="ok", workout_id=7, cost_usd=Decimal("0.000066"),
+                           job_id=JOB_ID)
     assert result == "operation result"
     assert _rows() == []
+    assert "spooled it in Redis" in caplog.text
+
+    assert log_spool.drain() == 1
+    [row] = _rows()
+    assert (row.success, row.workout_id, row.cost_usd, row.job_id) == (
+        True, 7, Decimal("0.000066"), JOB_ID)
+    assert row.request_data == {"prompt": "p"}
+    assert row.timestamp.utcoffset().total_seconds() == 0
+    assert log_spool.drain() == 0
+
+
+def test_a_spooled_row_the_database_refuses_is_set_aside_and_the_rest_written(app, app_ctx):
+    good = {"user_id": USER_ID, "endpoint_name": "llm/create-workout", "method": "POST",
+            "timestamp": "2026-11-30 01:00:00+00:00", "success": True}
+    refused = {**good, "workout_id": 2**40}  # beyond the integer column
+    for row in (refused, good):
+        log_spool.spool(row)
+    assert log_spool.drain() == 1
+    assert len(_rows()) == 1
+
+
+def test_with_redis_down_too_the_row_goes_whole_to_the_application_log(
+        app, app_ctx, caplog, monkeypatch):
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
+    unreachable = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
+    with caplog.at_level(logging.ERROR):
+        with log_workout_creation(USER_ID, request_data={"prompt": "p"}, db=unreachable):
+            pass
     assert "Could not write LLM call log row" in caplog.text
     assert "llm/create-workout" in caplog.text
 

@@ -1,8 +1,8 @@
 """The logging service: one `llm_call_logs` row per LLM call (SPEC section 7).
 
 Rows are written in a session and transaction of their own, so the operation's
-rollback never removes its log row, and a failing log write is reported in the
-application log instead of breaking the operation.
+rollback never removes its log row. A failing log write never breaks the operation:
+the row waits in Redis (webapp.services.log_spool) until the database takes it.
 """
 
 import json
@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from webapp.extensions import db as flask_db
 from webapp.models import LlmCallLog
+from webapp.services import log_spool
 
 log = logging.getLogger(__name__)
 
@@ -240,8 +241,18 @@ class LlmCallLogger:
                 session.add(LlmCallLog(**row))
                 session.commit()
         except Exception:
-            # The operation goes on; the row is kept in the application log so nothing is lost.
-            log.exception("Could not write LLM call log row: %s", json.dumps(row, default=str))
+            _keep(row)
+
+
+def _keep(row):
+    """The database refused a row: spool it in Redis for the sweeper to write later, or, with
+    Redis down too, put it whole in the application log. The operation goes on either way."""
+    try:
+        log_spool.spool(row)
+    except Exception:
+        log.exception("Could not write LLM call log row: %s", json.dumps(row, default=str))
+    else:
+        log.warning("Could not write LLM call log row; spooled it in Redis", exc_info=True)
 
 
 def _bind(db):
