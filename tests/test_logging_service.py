@@ -251,3 +251,20 @@ def test_request_data_that_cannot_be_logged_is_marked_and_the_row_kept(app_ctx, 
     assert row.success is True
     assert row.request_data == {"_unloggable": True}
     assert "Could not prepare request_data" in caplog.text
+
+
+def test_nul_characters_are_replaced_so_the_row_is_stored(app_ctx):
+    meta = {"method": "POST", "user_agent": "agent\x00x", "ip_address": "203.0.113.7"}
+    with pytest.raises(ValueError):
+        with log_workout_creation(USER_ID, request_data={"prompt": "a\x00b", "k\x00": 1},
+                                  request_meta=meta):
+            raise ValueError("bad \x00 byte")
+    [row] = _rows()
+    assert row.request_data == {"prompt": "a\ufffdb", "k\ufffd": 1}
+    assert (row.user_agent, row.error_message) == ("agent\ufffdx", "bad \ufffd byte")
+
+
+def test_a_row_without_a_user_agent_is_stored(app_ctx):
+    with log_workout_creation(USER_ID, request_meta={"method": "POST"}):
+        pass
+    assert _rows()[0].user_agent is None

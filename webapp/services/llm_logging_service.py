@@ -50,14 +50,20 @@ EXTRA_FIELDS = frozenset(
 
 
 def redact(value):
-    """Replace the values under keys that name secrets, at any depth."""
+    """Replace the values under keys that name secrets, at any depth (and NUL characters,
+    which PostgreSQL cannot store)."""
     if isinstance(value, dict):
         return {
-            key: REDACTED if _names_secret(key) else redact(item) for key, item in value.items()
+            _storable(key): REDACTED if _names_secret(key) else redact(item)
+            for key, item in value.items()
         }
     if isinstance(value, (list, tuple)):
         return [redact(item) for item in value]
-    return value
+    return _storable(value)
+
+
+def _storable(value):
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
 def _names_secret(key):
@@ -188,7 +194,7 @@ class LlmCallLogger:
         self._write(
             success=True,
             http_status_code=http_status_code,
-            response_summary=_one_line(summary, RESPONSE_SUMMARY_MAX_CHARS),
+            response_summary=_storable(_one_line(summary, RESPONSE_SUMMARY_MAX_CHARS)),
         )
 
     def log_error(self, exc, http_status_code=None):
@@ -197,7 +203,7 @@ class LlmCallLogger:
             success=False,
             http_status_code=http_status_code or status_code_for(exc),
             error_type=type(exc).__name__,
-            error_message=error_text(exc)[:ERROR_MESSAGE_MAX_CHARS] or type(exc).__name__,
+            error_message=_storable(error_text(exc)[:ERROR_MESSAGE_MAX_CHARS]) or type(exc).__name__,
         )
 
     def _loggable_request_data(self):
@@ -233,7 +239,7 @@ class LlmCallLogger:
             row.update(
                 endpoint_name=row["endpoint_name"][:255],
                 method=row["method"][:10],
-                user_agent=row["user_agent"][:USER_AGENT_MAX_CHARS] if row["user_agent"] else None,
+                user_agent=_storable((row["user_agent"] or "")[:USER_AGENT_MAX_CHARS]) or None,
                 ip_address=row["ip_address"][:45] if row["ip_address"] else None,
                 request_data=self._loggable_request_data(),
             )
