@@ -81,7 +81,7 @@ def all_logs(query):
 @bp.output(LlmCallLogOut)
 def get_log(log_id):
     """One log: the caller's own, or any for an admin."""
-    log = log_queries.get_log(log_id, current_user()) if log_id is not None else None
+    log = log_queries.get_log(log_id, current_user())
     if log is None:
         raise NotFound("The log does not exist.")
     return log

@@ -5,7 +5,6 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, or_, select
 
-from webapp.db_limits import INT8_MAX
 from webapp.extensions import db
 from webapp.models import LlmCallLog
 from webapp.services import log_cursor
@@ -96,8 +95,11 @@ def _count(filters):
 
 
 def get_log(log_id, user):
-    """The log with this id if `user` owns it or is an admin, else None."""
-    if not 1 <= log_id <= INT8_MAX:
+    """The log with this id if `user` owns it or is an admin, else None.
+
+    `log_id` comes from the path's id converter: a possible bigint, or None.
+    """
+    if log_id is None:
         return None
     stmt = select(LlmCallLog).where(LlmCallLog.id == log_id)
     if not user.is_admin:
