@@ -1,13 +1,14 @@
 """The job sweeper: a thread in every worker's main process, so no beat is needed.
 
-It sends again the jobs whose message may be lost (webapp.services.jobs.sweep), and
-writes the log rows that waited in Redis while the database was down (log_spool.drain).
+It sends again the jobs whose message may be lost (webapp.services.jobs.sweep), writes the
+log rows that waited in Redis while the database was down (log_spool.drain), and makes the
+log table's partitions of the coming months (log_partitions.ensure_ahead).
 """
 
 import logging
 import threading
 
-from webapp.services import jobs, log_spool
+from webapp.services import jobs, log_partitions, log_spool
 
 log = logging.getLogger(__name__)
 
@@ -18,14 +19,20 @@ def start_sweeper(flask_app):
     interval = flask_app.config["JOB_SWEEP_INTERVAL_S"]
     resend_after = flask_app.config["JOB_RESEND_AFTER_S"]
 
+    steps = (
+        ("send unfinished jobs again", lambda: jobs.sweep(resend_after)),
+        ("write spooled log rows", log_spool.drain),
+        ("make log partitions", log_partitions.ensure_ahead),
+    )
+
     def loop():
         while not stop.is_set():
-            try:
-                with flask_app.app_context():
-                    jobs.sweep(resend_after)
-                    log_spool.drain()
-            except Exception:
-                log.exception("Job sweep failed; trying again in %s s", interval)
+            for name, step in steps:
+                try:
+                    with flask_app.app_context():
+                        step()
+                except Exception:
+                    log.exception("Sweeper could not %s; trying again in %s s", name, interval)
             stop.wait(interval)
 
     threading.Thread(target=loop, name="job-sweeper", daemon=True).start()

@@ -3,6 +3,7 @@
 from webapp.models.api_token import ApiToken
 from webapp.models.job import Job
 from webapp.models.llm_call_log import LlmCallLog
+from webapp.models import log_rollup  # noqa: F401  (registers the rollup tables)
 from webapp.models.training_plan import TrainingPlan
 from webapp.models.user import User
 from webapp.models.workout import Workout, WorkoutRevision

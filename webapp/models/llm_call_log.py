@@ -1,10 +1,19 @@
-"""The log of LLM calls: one row per call, the seed's columns and more."""
+"""The log of LLM calls: one row per call, the seed's columns and more.
+
+The table is partitioned by month on `timestamp` (migration 0004): partitions are named
+`llm_call_logs_yYYYYmMM`, and `llm_call_logs_default` takes any other timestamp. The
+partitions are not in the models' metadata; `is_partition_table` tells them apart.
+"""
 
 import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, Numeric, String, Text
+import re
+
+from sqlalchemy import (
+    BigInteger, Boolean, DateTime, Index, Integer, Numeric, String, Text, UniqueConstraint, Uuid, text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,13 +39,18 @@ class LlmCallLog(db.Model):
             db.text("id DESC"),
             postgresql_where=db.text("NOT success"),
         ),
+        # A replayed row lands once; a unique key of a partitioned table holds its partition key.
+        UniqueConstraint("call_id", "timestamp"),
+        {"postgresql_partition_by": "RANGE (timestamp)"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger, primary_key=True, server_default=text("nextval('llm_call_logs_id_seq')")
+    )
     user_id: Mapped[str] = mapped_column(String(36))
     endpoint_name: Mapped[str] = mapped_column(String(255))
     method: Mapped[str] = mapped_column(String(10))
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     success: Mapped[bool] = mapped_column(Boolean)
     http_status_code: Mapped[int | None] = mapped_column(Integer)
@@ -57,6 +71,20 @@ class LlmCallLog(db.Model):
     cost_usd: Mapped[Decimal | None] = mapped_column(Numeric(14, 6))
     queue_wait_ms: Mapped[int | None] = mapped_column(Integer)
     attempt: Mapped[int | None] = mapped_column(Integer)
+    call_id: Mapped[uuid.UUID] = mapped_column(Uuid, server_default=text("gen_random_uuid()"))
 
     def __repr__(self):
         return f"<LlmCallLog {self.id} {self.endpoint_name} success={self.success}>"
+
+
+_PARTITION_NAME = re.compile(r"^llm_call_logs_(default|y\d{4}m\d{2})$")
+
+
+def is_partition_table(name):
+    """Whether a table name is one of the log table's partitions (made by the database)."""
+    return bool(_PARTITION_NAME.match(name or ""))
+
+
+def include_in_schema_compare(name, type_, parent_names):
+    """Alembic's include_name hook: leave out the partitions, which the models don't list."""
+    return not (type_ == "table" and is_partition_table(name))

@@ -1,15 +1,14 @@
 """Reading the call log: a caller's own logs, every log for an admin, one log."""
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from webapp.extensions import db
 from webapp.models import LlmCallLog
 from webapp.services import log_cursor
-
-# The largest id the bigint column can hold; a larger one names no log.
+from webapp.services.log_rollups import WindowQuery, filter_sql
 
 NEWEST_FIRST = (LlmCallLog.timestamp.desc(), LlmCallLog.id.desc())
 
@@ -79,19 +78,22 @@ def list_all_logs(filters, *, limit, offset=0, cursor=None):
 
 
 def count_logs(filters):
-    """How many logs match `filters`."""
-    if filters.success is True:
-        # Nearly every call succeeds, so counting successes would read nearly every row of the
-        # heap; all calls minus the failed ones reads two indexes instead (success is NOT NULL).
-        # One statement, so both counts see the same snapshot.
-        every = _count(replace(filters, success=None)).scalar_subquery()
-        failed = _count(replace(filters, success=False)).scalar_subquery()
-        return db.session.scalar(select(every - failed))
-    return db.session.scalar(_count(filters))
-
-
-def _count(filters):
-    return select(func.count()).select_from(LlmCallLog).where(*filters.conditions())
+    """How many logs match `filters`: rollup sums for the whole hours and days of the window,
+    raw rows for its edges (webapp.services.log_rollups)."""
+    window = WindowQuery(filters.since, filters.before)
+    rollup = "llm_log_rollup_user" if filters.user_id is not None else "llm_log_rollup_global"
+    columns = {
+        "user_id": filters.user_id,
+        "endpoint_name": filters.endpoint_name,
+        "llm_operation_type": filters.llm_operation_type,
+        "success": filters.success,
+    }
+    matching = filter_sql(columns, window.params)
+    parts = window.branches(
+        f"SELECT calls FROM {rollup} WHERE {{where}} {matching}",
+        f"SELECT 1 FROM llm_call_logs WHERE {{where}} {matching}",
+    )
+    return int(window.execute(f"SELECT coalesce(sum(calls), 0) FROM ({parts}) AS parts(calls)").scalar())
 
 
 def get_log(log_id, user):

@@ -1,110 +1,110 @@
-"""A user's usage summary over the last days: counts, success rate, durations, breakdowns."""
+"""A user's usage summary over the last days: counts, success rate, durations, breakdowns.
 
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
+Read from the rollups (webapp.services.log_rollups) in one statement: the user's sums per
+day, endpoint, operation, error type and outcome, and the histogram of durations.
+"""
 
-from sqlalchemy import Numeric, cast, func, select
+from datetime import timedelta
 
-from webapp.extensions import db
-from webapp.models import LlmCallLog
+from webapp.services.log_rollups import WindowQuery, mean, percent, percentiles, utc_now
 
 TOP_ENDPOINTS = 10
+
+_GROUPS = """
+SELECT 'sums' AS kind, date_trunc('day', bucket, 'UTC') AS day, endpoint_name,
+       llm_operation_type, error_type, success, NULL::integer AS duration_bucket,
+       calls, duration_count, duration_sum, total_tokens, cost_usd
+FROM llm_log_rollup_user WHERE user_id = :user_id AND {where}
+"""
+_RAW_GROUPS = """
+SELECT 'sums', date_trunc('day', "timestamp", 'UTC'), endpoint_name, llm_operation_type,
+       error_type, success, NULL::integer, 1, (duration_ms IS NOT NULL)::integer,
+       coalesce(duration_ms, 0), coalesce(total_tokens, 0), coalesce(cost_usd, 0)
+FROM llm_call_logs WHERE user_id = :user_id AND {where}
+"""
+_DURATIONS = """
+SELECT 'durations', NULL::timestamptz, NULL, NULL, NULL, NULL::boolean, duration_bucket,
+       calls, 0, 0, 0, 0
+FROM llm_log_rollup_user_durations WHERE user_id = :user_id AND {where}
+"""
+_RAW_DURATIONS = """
+SELECT 'durations', NULL::timestamptz, NULL, NULL, NULL, NULL::boolean,
+       llm_duration_bucket(duration_ms), 1, 0, 0, 0, 0
+FROM llm_call_logs WHERE user_id = :user_id AND duration_ms IS NOT NULL AND {where}
+"""
 
 
 def user_summary(user_id, days, now=None):
     """The summary of the user's calls in the last `days` × 24 hours, keys in the seed's order."""
-    now = now or datetime.now(timezone.utc)
+    now = now or utc_now()
     since = now - timedelta(days=days)
-    in_window = (LlmCallLog.user_id == user_id, LlmCallLog.timestamp >= since)
-    totals = _totals(in_window)
-    groups = _breakdowns(in_window)
+    window = WindowQuery(since, params={"user_id": user_id})
+    sums = window.branches(_GROUPS, _RAW_GROUPS)
+    durations = window.branches(_DURATIONS, _RAW_DURATIONS)
+    rows = window.execute(f"""
+        SELECT kind, day, endpoint_name, llm_operation_type, error_type, success, duration_bucket,
+               sum(calls)::bigint AS calls, sum(duration_count)::bigint AS duration_count,
+               sum(duration_sum) AS duration_sum, sum(total_tokens)::bigint AS total_tokens,
+               sum(cost_usd) AS cost_usd
+        FROM ({sums} UNION ALL {durations}) AS parts(kind, day, endpoint_name,
+             llm_operation_type, error_type, success, duration_bucket, calls, duration_count,
+             duration_sum, total_tokens, cost_usd)
+        GROUP BY kind, day, endpoint_name, llm_operation_type, error_type, success, duration_bucket
+        HAVING sum(calls) <> 0
+        ORDER BY kind, duration_bucket
+    """).all()
+    return _summary([r for r in rows if r.kind == "sums"],
+                    [(r.duration_bucket, r.calls) for r in rows if r.kind == "durations"],
+                    since, now)
+
+
+def _summary(groups, histogram, since, now):
+    total = successful = duration_count = duration_sum = tokens = 0
+    cost = 0
+    endpoints, operations, errors, by_day = {}, {}, {}, {}
+    for group in groups:
+        total += group.calls
+        if group.success:
+            successful += group.calls
+        duration_count += group.duration_count
+        duration_sum += group.duration_sum
+        tokens += group.total_tokens
+        cost += group.cost_usd
+        _add(endpoints, group.endpoint_name, group.calls)
+        _add(operations, group.llm_operation_type, group.calls)
+        if not group.success:
+            _add(errors, group.error_type, group.calls)
+        day = group.day.date()
+        calls, failed = by_day.get(day, (0, 0))
+        by_day[day] = (calls + group.calls, failed + (0 if group.success else group.calls))
+    p50, p95 = percentiles(histogram, (0.5, 0.95))
     return {
-        "total_calls": totals.total_calls,
-        "successful_calls": totals.successful_calls,
-        "failed_calls": totals.total_calls - totals.successful_calls,
-        "success_rate": _number(totals.success_rate) or 0.0,
-        "average_duration_ms": _number(totals.average_duration_ms),
-        "most_used_endpoints": _most_first(groups["endpoint_name"], limit=TOP_ENDPOINTS),
-        "operation_types": _most_first(groups["llm_operation_type"]),
-        "error_types": _most_first(groups["error_type"]),
+        "total_calls": total,
+        "successful_calls": successful,
+        "failed_calls": total - successful,
+        "success_rate": _number(percent(successful, total)) or 0.0,
+        "average_duration_ms": _number(mean(duration_sum, duration_count)),
+        "most_used_endpoints": _most_first(endpoints, limit=TOP_ENDPOINTS),
+        "operation_types": _most_first(operations),
+        "error_types": _most_first(errors),
         "date_range": f"{since.date().isoformat()} to {now.date().isoformat()}",
-        "p50_duration_ms": _number(totals.p50_duration_ms),
-        "p95_duration_ms": _number(totals.p95_duration_ms),
-        "total_tokens": int(totals.total_tokens),
-        "total_cost_usd": _number(totals.total_cost_usd),
-        "daily": _daily(groups["day"], since.date(), now.date()),
+        "p50_duration_ms": p50,
+        "p95_duration_ms": p95,
+        "total_tokens": int(tokens),
+        "total_cost_usd": float(cost),
+        "daily": _daily(by_day, since.date(), now.date()),
     }
 
 
-def _totals(in_window):
-    """Counts, rates and duration figures in one pass; rounding in SQL numeric, so it is exact."""
-    calls = func.count()
-    successful = func.count().filter(LlmCallLog.success.is_(True))
-    return db.session.execute(
-        select(
-            calls.label("total_calls"),
-            successful.label("successful_calls"),
-            func.round(successful * Decimal("100.0") / func.nullif(calls, 0), 2).label(
-                "success_rate"
-            ),
-            func.round(func.avg(LlmCallLog.duration_ms), 2).label("average_duration_ms"),
-            _percentile(0.5).label("p50_duration_ms"),
-            _percentile(0.95).label("p95_duration_ms"),
-            func.coalesce(func.sum(LlmCallLog.total_tokens), 0).label("total_tokens"),
-            func.coalesce(func.sum(LlmCallLog.cost_usd), 0).label("total_cost_usd"),
-        ).where(*in_window)
-    ).one()
-
-
-def _percentile(fraction):
-    # percentile_cont answers double precision, which round(x, 2) does not take in PostgreSQL.
-    median = func.percentile_cont(fraction).within_group(LlmCallLog.duration_ms)
-    return func.round(cast(median, Numeric), 2)
-
-
-def _breakdowns(in_window):
-    """Calls by endpoint, by operation type, by error type (failed calls) and by UTC day.
-
-    One GROUPING SETS query reads the user's window once (through the user/timestamp index)
-    instead of once per breakdown.
-    """
-    day = func.date(func.timezone("UTC", LlmCallLog.timestamp))
-    columns = {
-        "endpoint_name": LlmCallLog.endpoint_name,
-        "llm_operation_type": LlmCallLog.llm_operation_type,
-        "error_type": LlmCallLog.error_type,
-        "day": day,
-    }
-    stmt = (
-        select(
-            *(column.label(name) for name, column in columns.items()),
-            *(func.grouping(column).label(f"grouped_out_{name}")
-              for name, column in columns.items()),
-            func.count().label("calls"),
-            func.count().filter(LlmCallLog.success.is_(False)).label("failed"),
-        )
-        .where(*in_window)
-        .group_by(func.grouping_sets(*columns.values()))
-    )
-    groups = {name: {} for name in columns}
-    for row in db.session.execute(stmt):
-        for name in columns:
-            key = getattr(row, name)
-            # GROUPING(col) is 0 in the rows of col's own set; NULL keys (no operation type, no
-            # error type) are not a kind of call to report.
-            if getattr(row, f"grouped_out_{name}") == 0 and key is not None:
-                if name == "error_type":
-                    if row.failed:
-                        groups[name][key] = row.failed
-                elif name == "day":
-                    groups[name][key] = (row.calls, row.failed)
-                else:
-                    groups[name][key] = row.calls
-    return groups
+def _add(counts, key, calls):
+    # NULL keys (no operation type, no error type) are not a kind of call to report.
+    if key is not None:
+        counts[key] = counts.get(key, 0) + calls
 
 
 def _most_first(counts, limit=None):
     """Name → count, most first, ties by name; a dict keeps that order in the JSON."""
+    counts = {key: count for key, count in counts.items() if count}
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit])
 
 

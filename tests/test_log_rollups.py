@@ -1,0 +1,309 @@
+"""Aggregates read from the rollups equal plain SQL over the rows, however the rows changed.
+
+Each test changes `llm_call_logs` the way someone outside the service might (an INSERT, a COPY,
+an UPDATE of timestamps, a DELETE, rows written late or committed out of id order) and then
+compares every aggregate answer with the same figure computed in plain SQL over the table.
+"""
+
+import random
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+
+from webapp.extensions import db
+from webapp.services import log_analytics, log_queries, log_rollups, log_summary
+
+USERS = ["u-heavy", "u-light", "u-other"]
+ENDPOINTS = [
+    ("llm/create-workout", "workout_creation"),
+    ("workouts/{workout_id}/revise", "workout_revision"),
+    ("llm/create-training-principles", "training_principles_creation"),
+    ("custom/endpoint", None),
+]
+ERRORS = ["APITimeoutError", "RateLimitError", "InvalidLLMOutput"]
+# Not on a whole hour, so every window starts and ends mid-bucket.
+NOW = datetime.now(timezone.utc).replace(minute=37, second=12, microsecond=345678)
+
+
+def _rows(count, seed, spread_hours=24 * 40):
+    rng = random.Random(seed)
+    for _ in range(count):
+        endpoint, operation = rng.choice(ENDPOINTS)
+        success = rng.random() > 0.2
+        yield {
+            "user_id": rng.choice(USERS),
+            "endpoint_name": endpoint,
+            "llm_operation_type": operation,
+            "success": success,
+            "error_type": None if success else rng.choice(ERRORS),
+            "timestamp": NOW - timedelta(seconds=rng.uniform(-3600, spread_hours * 3600)),
+            "duration_ms": None if rng.random() < 0.05 else int(rng.lognormvariate(6.5, 1.2)),
+            "total_tokens": rng.randint(50, 3000),
+            "cost_usd": round(rng.uniform(0, 0.01), 6),
+        }
+
+
+_INSERT = text("""
+    INSERT INTO llm_call_logs (user_id, endpoint_name, method, "timestamp", duration_ms, success,
+                               error_type, llm_operation_type, total_tokens, cost_usd)
+    VALUES (:user_id, :endpoint_name, 'POST', :timestamp, :duration_ms, :success, :error_type,
+            :llm_operation_type, :total_tokens, :cost_usd)
+""")
+
+
+def _insert(rows, engine=None):
+    with (engine or db.engine).begin() as conn:
+        conn.execute(_INSERT, list(rows))
+
+
+def _sql(query, **params):
+    return db.session.execute(text(query), params).all()
+
+
+def _reference_summary(user_id, days):
+    since = NOW - timedelta(days=days)
+    window = "user_id = :u AND timestamp >= :since"
+    [t] = _sql(f"""
+        SELECT count(*) AS total, count(*) FILTER (WHERE success) AS ok,
+               round(100.0 * count(*) FILTER (WHERE success) / nullif(count(*), 0), 2) AS rate,
+               round(avg(duration_ms), 2) AS avg,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
+               percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95,
+               coalesce(sum(total_tokens), 0) AS tokens, coalesce(sum(cost_usd), 0) AS cost
+        FROM llm_call_logs WHERE {window}""", u=user_id, since=since)
+
+    def counts(column, extra=""):
+        rows = _sql(f"""SELECT {column} AS k, count(*) AS n FROM llm_call_logs
+                        WHERE {window} AND {column} IS NOT NULL {extra} GROUP BY 1""",
+                    u=user_id, since=since)
+        return {row.k: row.n for row in rows}
+
+    daily = {row.d.isoformat(): (row.n, row.f) for row in _sql(f"""
+        SELECT date(timezone('UTC', timestamp)) AS d, count(*) AS n,
+               count(*) FILTER (WHERE NOT success) AS f
+        FROM llm_call_logs WHERE {window} GROUP BY 1""", u=user_id, since=since)}
+    return t, counts("endpoint_name"), counts("llm_operation_type"), \
+        counts("error_type", "AND NOT success"), daily
+
+
+def _close(answer, exact):
+    """Within 1 % or 1 ms of percentile_cont, as SPEC section 8 allows."""
+    if exact is None:
+        return answer is None
+    return abs(answer - exact) <= max(1.0, abs(exact) * 0.01)
+
+
+def assert_summary_matches(user_id, days):
+    summary = log_summary.user_summary(user_id, days, now=NOW)
+    t, endpoints, operations, errors, daily = _reference_summary(user_id, days)
+    assert summary["total_calls"] == t.total
+    assert summary["successful_calls"] == t.ok
+    assert summary["failed_calls"] == t.total - t.ok
+    assert summary["success_rate"] == (float(t.rate) if t.rate is not None else 0.0)
+    assert summary["average_duration_ms"] == (float(t.avg) if t.avg is not None else None)
+    assert summary["total_tokens"] == t.tokens
+    assert summary["total_cost_usd"] == float(t.cost)
+    assert _close(summary["p50_duration_ms"], t.p50), (summary["p50_duration_ms"], t.p50)
+    assert _close(summary["p95_duration_ms"], t.p95), (summary["p95_duration_ms"], t.p95)
+    assert summary["most_used_endpoints"] == dict(
+        sorted(endpoints.items(), key=lambda kv: (-kv[1], kv[0]))[:10])
+    assert summary["operation_types"] == operations
+    assert summary["error_types"] == errors
+    for day in summary["daily"]:
+        assert (day["total_calls"], day["failed_calls"]) == daily.get(day["date"], (0, 0))
+
+
+def assert_analytics_match(days):
+    since = NOW - timedelta(days=days)
+    top = _sql("""SELECT user_id, count(*) AS n FROM llm_call_logs WHERE timestamp >= :since
+                  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10""", since=since)
+    assert log_analytics.top_users(days=days, now=NOW) == [
+        {"user_id": r.user_id, "call_count": r.n} for r in top]
+    for window, params in (("", {}), ("AND timestamp >= :since", {"since": since})):
+        latency = _sql(f"""SELECT endpoint_name, AVG(duration_ms) AS a FROM llm_call_logs
+                           WHERE duration_ms IS NOT NULL {window}
+                           GROUP BY 1 ORDER BY 2 DESC, 1""", **params)
+        rates = _sql(f"""
+            SELECT llm_operation_type, COUNT(*) AS n,
+                   SUM(CASE WHEN success = false THEN 1 ELSE 0 END) AS f,
+                   ROUND(SUM(CASE WHEN success = false THEN 1 ELSE 0 END) * 100.0 / COUNT(*), 2) AS r
+            FROM llm_call_logs WHERE llm_operation_type IS NOT NULL {window}
+            GROUP BY 1 ORDER BY 4 DESC, 1""", **params)
+        asked = {"days": days, "now": NOW} if window else {}
+        assert log_analytics.endpoint_latency(**asked) == [
+            {"endpoint_name": r.endpoint_name, "avg_duration_ms": float(r.a)} for r in latency]
+        assert log_analytics.error_rates(**asked) == [
+            {"llm_operation_type": r.llm_operation_type, "total_calls": r.n, "failed_calls": r.f,
+             "error_rate": float(r.r)} for r in rates]
+
+
+FILTER_CASES = [
+    {},
+    {"user_id": "u-heavy"},
+    {"success": False},
+    {"user_id": "u-light", "endpoint_name": "llm/create-workout", "success": True},
+    {"llm_operation_type": "workout_revision"},
+    {"since": NOW - timedelta(days=3, minutes=17), "before": NOW - timedelta(hours=5, minutes=3)},
+    {"user_id": "u-heavy", "since": NOW - timedelta(minutes=20), "before": NOW},
+    {"since": NOW - timedelta(days=9, hours=2)},
+    {"before": NOW - timedelta(days=2, minutes=50)},
+]
+
+
+def assert_totals_match():
+    for case in FILTER_CASES:
+        filters = log_queries.LogFilters(**case)
+        clauses, params = [], {}
+        for name in ("user_id", "endpoint_name", "llm_operation_type", "success"):
+            if case.get(name) is not None:
+                clauses.append(f"{name} = :{name}")
+                params[name] = case[name]
+        if "since" in case:
+            clauses.append("timestamp >= :since")
+            params["since"] = case["since"]
+        if "before" in case:
+            clauses.append("timestamp < :before")
+            params["before"] = case["before"]
+        where = " AND ".join(clauses) or "TRUE"
+        [[expected]] = _sql(f"SELECT count(*) FROM llm_call_logs WHERE {where}", **params)
+        assert log_queries.count_logs(filters) == expected, case
+
+
+def assert_all_match():
+    db.session.rollback()  # a fresh snapshot, as a new request has
+    for user_id in USERS:
+        for days in (1, 7, 30):
+            assert_summary_matches(user_id, days)
+    for days in (1, 7, 30):
+        assert_analytics_match(days)
+    assert_totals_match()
+
+
+@pytest.fixture
+def rows(app_ctx):
+    _insert(_rows(1500, seed=1))
+
+
+def test_window_parts_cover_a_window_once():
+    since = datetime(2026, 11, 3, 10, 30, tzinfo=timezone.utc)
+    until = datetime(2026, 11, 6, 2, 15, tzinfo=timezone.utc)
+    parts = log_rollups.window_parts(since, until)
+    assert [(p.source, p.lo, p.hi) for p in parts] == [
+        ("raw", since, datetime(2026, 11, 3, 11, tzinfo=timezone.utc)),
+        ("raw", datetime(2026, 11, 6, 2, tzinfo=timezone.utc), until),
+        ("hour", datetime(2026, 11, 3, 11, tzinfo=timezone.utc), datetime(2026, 11, 4, tzinfo=timezone.utc)),
+        ("hour", datetime(2026, 11, 6, tzinfo=timezone.utc), datetime(2026, 11, 6, 2, tzinfo=timezone.utc)),
+        ("day", datetime(2026, 11, 4, tzinfo=timezone.utc), datetime(2026, 11, 6, tzinfo=timezone.utc)),
+    ]
+    assert [p.source for p in log_rollups.window_parts(since, since + timedelta(minutes=5))] == ["raw"]
+    assert log_rollups.window_parts(None, None) == [log_rollups.Part("day", None, None)]
+
+
+def test_aggregates_equal_sql_over_rows_the_service_never_saw(rows):
+    assert_all_match()
+
+
+def test_an_empty_table_answers_zeroes(app_ctx):
+    assert_all_match()
+    assert log_summary.user_summary("nobody", 7, now=NOW)["p95_duration_ms"] is None
+
+
+def test_a_bulk_insert_from_outside_counts_at_once(rows):
+    with db.engine.begin() as conn:
+        conn.execute(text("""
+            INSERT INTO llm_call_logs (user_id, endpoint_name, method, "timestamp", duration_ms,
+                                       success, llm_operation_type)
+            SELECT 'u-bulk-' || (g % 7), 'llm/create-workout', 'POST',
+                   now() - g * interval '37 seconds', g % 5000, g % 11 <> 0, 'workout_creation'
+            FROM generate_series(1, 20000) AS g
+        """))
+    assert_all_match()
+    assert_summary_matches("u-bulk-3", 7)
+
+
+def test_a_copy_from_outside_counts_at_once(rows):
+    lines = [
+        f"u-copy\tllm/create-workout\tPOST\t{(NOW - timedelta(minutes=7 * i)).isoformat()}\t{100 + i}\tt"
+        for i in range(500)
+    ]
+    raw = db.engine.raw_connection()
+    try:
+        with raw.cursor() as cursor:
+            with cursor.copy('COPY llm_call_logs (user_id, endpoint_name, method, "timestamp",'
+                             ' duration_ms, success) FROM STDIN') as copy:
+                copy.write("\n".join(lines) + "\n")
+        raw.commit()
+    finally:
+        raw.close()
+    assert_all_match()
+    assert_summary_matches("u-copy", 1)
+
+
+def test_updates_of_timestamps_and_outcomes_move_the_counts(rows):
+    with db.engine.begin() as conn:
+        conn.execute(text("""UPDATE llm_call_logs SET "timestamp" = "timestamp" - interval '9 days'
+                             WHERE id % 3 = 0"""))
+        conn.execute(text("""UPDATE llm_call_logs SET success = NOT success,
+                             error_type = CASE WHEN success THEN 'Flipped' END,
+                             duration_ms = duration_ms * 2 WHERE id % 5 = 0"""))
+        conn.execute(text("UPDATE llm_call_logs SET user_id = 'u-light' WHERE id % 7 = 0"))
+    assert_all_match()
+
+
+def test_deleted_rows_leave_the_answers(rows):
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM llm_call_logs WHERE id % 4 = 0 OR user_id = 'u-other'"))
+    assert_all_match()
+    assert all(item["user_id"] != "u-other" for item in log_analytics.top_users(days=30, now=NOW))
+
+
+def test_rows_written_late_with_old_timestamps_count(rows):
+    late = list(_rows(200, seed=2, spread_hours=24 * 800))  # up to two years back
+    _insert(late)
+    assert_all_match()
+
+
+def test_transactions_committing_out_of_id_order_are_counted_once(rows):
+    first = db.engine.connect()
+    try:
+        first.begin()
+        first.execute(_INSERT, list(_rows(30, seed=3, spread_hours=3)))  # lower ids, not committed
+        # The later transaction may wait on a rollup row the first one holds; readers never do.
+        engine, failures = db.engine, []
+
+        def insert_later():
+            try:
+                _insert(list(_rows(30, seed=4, spread_hours=3)), engine)
+            except Exception as exc:  # seen by the assertion below
+                failures.append(exc)
+
+        later = threading.Thread(target=insert_later)
+        later.start()
+        later.join(timeout=1)
+        assert_all_match()
+        first.commit()
+        later.join()
+        assert failures == []
+        assert_all_match()
+    finally:
+        first.close()
+
+
+def test_rebuilding_the_rollups_changes_no_answer(rows):
+    before = log_summary.user_summary("u-heavy", 30, now=NOW)
+    assert log_rollups.rebuild() == 1500
+    assert log_summary.user_summary("u-heavy", 30, now=NOW) == before
+    assert_all_match()
+
+
+def test_percentiles_from_the_histogram_stay_within_one_percent(app_ctx):
+    rng = random.Random(5)
+    _insert({
+        "user_id": "u-p", "endpoint_name": "llm/create-workout", "llm_operation_type": None,
+        "success": True, "error_type": None, "total_tokens": None, "cost_usd": None,
+        "timestamp": NOW - timedelta(minutes=rng.uniform(0, 600)),
+        "duration_ms": int(rng.paretovariate(1.2) * 300),
+    } for _ in range(3000))
+    assert_summary_matches("u-p", 1)

@@ -1,0 +1,170 @@
+"""Aggregates over a time window read from the rollups, exact at any size (SPEC section 8).
+
+The log table's triggers keep the rollups (webapp.models.log_rollup) equal to the rows: sums
+per hour and per day. A window `[since, until)` is read as whole days, whole hours at its
+edges, and raw rows for the ragged minutes before the first whole hour and after the last,
+all in one statement, so the answer is one snapshot of the table. A window of 30 days reads
+about 30 day rows, up to 46 hour rows and under two hours of raw rows per group.
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import text
+
+from webapp.extensions import db
+
+_STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
+# llm_duration_bucket (migration 0004): exact below 128 ms, then buckets 1.5 % wide.
+_EXACT_BELOW_MS = 128
+_BUCKET_RATIO = 1.015
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One piece of a window: raw rows, or rollup buckets of one grain, in `[lo, hi)`."""
+
+    source: str  # "raw", "hour" or "day"
+    lo: datetime | None
+    hi: datetime | None
+
+
+def _floor(moment, grain):
+    moment = moment.replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0) if grain == "day" else moment
+
+
+def _ceil(moment, grain):
+    floor = _floor(moment, grain)
+    return floor if floor == moment else floor + _STEP[grain]
+
+
+def window_parts(since=None, until=None):
+    """Split `[since, until)` (None: unbounded) into raw edges, whole hours and whole days."""
+    lo = since.astimezone(timezone.utc) if since is not None else None
+    hi = until.astimezone(timezone.utc) if until is not None else None
+    if lo is not None and hi is not None and lo >= hi:
+        return []
+    parts = []
+    for grain, finer in (("hour", "raw"), ("day", "hour")):
+        inner_lo = _ceil(lo, grain) if lo is not None else None
+        inner_hi = _floor(hi, grain) if hi is not None else None
+        if inner_lo is not None and inner_hi is not None and inner_lo >= inner_hi:
+            parts.append(Part(finer, lo, hi))
+            return parts
+        if lo is not None and lo < inner_lo:
+            parts.append(Part(finer, lo, inner_lo))
+        if hi is not None and inner_hi < hi:
+            parts.append(Part(finer, inner_hi, hi))
+        lo, hi = inner_lo, inner_hi
+    parts.append(Part("day", lo, hi))
+    return parts
+
+
+class WindowQuery:
+    """Builds `UNION ALL` branches, one per part of a window, with their bound parameters."""
+
+    def __init__(self, since=None, until=None, params=None):
+        self.parts = window_parts(since, until)
+        self.params = dict(params or {})
+
+    def branches(self, rollup_sql, raw_sql):
+        """`rollup_sql` and `raw_sql` are SELECTs with a `{where}` slot for the part's bounds;
+        rollup branches get `grain = ... AND bucket ...`, raw ones `"timestamp" ...`."""
+        selects = []
+        for number, part in enumerate(self.parts):
+            column = '"timestamp"' if part.source == "raw" else "bucket"
+            bounds = []
+            if part.source != "raw":
+                bounds.append(f"grain = '{part.source}'")
+            if part.lo is not None:
+                self.params[f"lo{number}"] = part.lo
+                bounds.append(f"{column} >= :lo{number}")
+            if part.hi is not None:
+                self.params[f"hi{number}"] = part.hi
+                bounds.append(f"{column} < :hi{number}")
+            where = " AND ".join(bounds) or "TRUE"
+            selects.append((raw_sql if part.source == "raw" else rollup_sql).format(where=where))
+        return "\nUNION ALL\n".join(selects) if selects else raw_sql.format(where="FALSE")
+
+    def execute(self, sql):
+        """Run the finished statement with every part's parameters."""
+        return db.session.execute(text(sql), self.params)
+
+
+def filter_sql(conditions, params):
+    """`AND col = :col ...` for the given column values (None: no condition)."""
+    clauses = []
+    for column, value in conditions.items():
+        if value is not None:
+            params[column] = value
+            clauses.append(f"AND {column} = :{column}")
+    return " ".join(clauses)
+
+
+def percentiles(histogram, fractions):
+    """percentile_cont of each fraction from (duration_bucket, count) pairs sorted by bucket;
+    within 0.75 % of the exact value (exact below 128 ms). None without durations."""
+    histogram = [(bucket, int(count)) for bucket, count in histogram if count > 0]
+    total = sum(count for _, count in histogram)
+    if total == 0:
+        return [None for _ in fractions]
+    answers = []
+    for fraction in fractions:
+        rank = fraction * (total - 1)
+        low = _value_at(histogram, math.floor(rank))
+        high = _value_at(histogram, math.ceil(rank))
+        value = low + (rank - math.floor(rank)) * (high - low)
+        # As PostgreSQL casts double precision to numeric: 15 significant digits, then round.
+        answers.append(float(Decimal(f"{value:.15g}").quantize(CENT, ROUND_HALF_UP)))
+    return answers
+
+
+def _value_at(histogram, index):
+    seen = 0
+    for bucket, count in histogram:
+        seen += count
+        if index < seen:
+            return _bucket_value(bucket)
+    return _bucket_value(histogram[-1][0])
+
+
+def _bucket_value(bucket):
+    """A bucket's representative duration: itself below 128 ms, else its geometric middle."""
+    if bucket < _EXACT_BELOW_MS:
+        return float(bucket)
+    return _EXACT_BELOW_MS * _BUCKET_RATIO ** (bucket - _EXACT_BELOW_MS + 0.5)
+
+
+def percent(part, whole):
+    """part ÷ whole × 100 to 2 decimals, rounded as PostgreSQL's round(numeric, 2) does."""
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(CENT, ROUND_HALF_UP)
+
+
+def mean(total, count):
+    """total ÷ count to 2 decimals as round(avg(...), 2) gives it; None over no values."""
+    if not count:
+        return None
+    return (Decimal(total) / Decimal(count)).quantize(CENT, ROUND_HALF_UP)
+
+
+def rebuild():
+    """Recount every rollup from the rows (after rows were loaded with triggers disabled);
+    returns the number of rows counted. Writers wait while it runs."""
+    counted = db.session.scalar(text("SELECT llm_log_rollups_rebuild()"))
+    db.session.commit()
+    for table in ("llm_log_rollup_user", "llm_log_rollup_user_calls",
+                  "llm_log_rollup_user_durations", "llm_log_rollup_global"):
+        db.session.execute(text(f"ANALYZE {table}"))
+    db.session.commit()
+    return counted
+
+
+def utc_now():
+    """Now, in UTC."""
+    return datetime.now(timezone.utc)
