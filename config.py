@@ -39,8 +39,20 @@ class Config:
     SQLALCHEMY_DATABASE_URI = database_url(
         os.environ.get("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/llmlog")
     )
+    # Calls one worker process keeps in flight: its pool's threads (an LLM call is mostly
+    # waiting, so threads, not processes; see the README's production section).
+    WORKER_CONCURRENCY = int(os.environ.get("WORKER_CONCURRENCY", "200"))
+    # Connections per process. No session is held while the LLM answers, so a worker's threads
+    # need a connection only for their short transactions: 200 threads fit in 10 + 20.
+    DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", "10"))
+    DB_MAX_OVERFLOW = int(os.environ.get("DB_MAX_OVERFLOW", "20"))
     # Every connection speaks UTC, so timestamps come back with offset +00:00.
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "connect_args": {"options": "-c timezone=UTC"}}
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "pool_pre_ping": True,
+        "pool_size": DB_POOL_SIZE,
+        "max_overflow": DB_MAX_OVERFLOW,
+        "connect_args": {"options": "-c timezone=UTC"},
+    }
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
     OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY") or None
@@ -74,6 +86,10 @@ class Config:
     # Celery settings; the broker URL, key prefix and visibility timeout are added from the
     # values above when the app is built (webapp.celery_app), so subclasses can change those.
     CELERY = {
+        # Threads: a worker process keeps WORKER_CONCURRENCY calls in flight. Late acks with
+        # reject-on-worker-lost keep a message until its job ran; prefetch 1 per thread.
+        "worker_pool": "threads",
+        "worker_concurrency": WORKER_CONCURRENCY,
         "task_ignore_result": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,

@@ -46,8 +46,7 @@ def main():
                 cwd=ROOT, start_new_session=True,
             ),
             subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "tasks", "worker",
-                 "--loglevel", "INFO", "--concurrency", "2"],
+                [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--loglevel", "INFO"],
                 cwd=ROOT, start_new_session=True,
             ),
         ]

@@ -56,6 +56,11 @@ class FakeLlm:
         self.requests = []
         # Called (with no arguments) as each request arrives, to look at the caller meanwhile.
         self.on_request = None
+        # Seconds every unscripted reply waits, as a real LLM takes its time.
+        self.default_delay_s = 0.0
+        # Requests being answered now, and the most seen at once.
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}/v1"
@@ -72,6 +77,8 @@ class FakeLlm:
             self.script.clear()
             self.requests.clear()
             self.on_request = None
+            self.default_delay_s = 0.0
+            self.max_in_flight = 0
 
     def then(self, status=200, body=None, headers=None, delay_s=0.0):
         """Queue the next reply."""
@@ -105,7 +112,7 @@ class FakeLlm:
     def _default_reply(self, payload):
         name = payload.get("response_format", {}).get("json_schema", {}).get("name")
         content = VALID_PRINCIPLES if name == "training_principles" else VALID_WORKOUT
-        return Reply(body=self._completion(json.dumps(content)))
+        return Reply(body=self._completion(json.dumps(content)), delay_s=self.default_delay_s)
 
     def _wsgi(self, environ, start_response):
         request = Request(environ)
@@ -115,9 +122,15 @@ class FakeLlm:
         with self._lock:
             self.requests.append(payload)
             reply = self.script.popleft() if self.script else None
-        reply = reply or self._default_reply(payload)
-        if reply.delay_s:
-            time.sleep(reply.delay_s)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            reply = reply or self._default_reply(payload)
+            if reply.delay_s:
+                time.sleep(reply.delay_s)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
         body = reply.body
         if body is None:
             body = {"error": {"message": f"scripted {reply.status}", "type": "server_error"}}

@@ -77,9 +77,10 @@ def test_a_job_running_on_a_live_lease_is_not_claimed_twice(app, auth):
 
 
 def _start_worker(env):
+    """The plain worker command, as an operator runs it."""
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool", "prefork",
-         "--concurrency", "1", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
+        [sys.executable, "-m", "celery", "-A", "tasks", "worker",
+         "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

@@ -24,15 +24,22 @@ OFFLINE_BASE_URL = "http://offline-backend.invalid/v1"
 
 
 @functools.lru_cache(maxsize=8)
-def openai_client(api_key, base_url, timeout_s):
-    """An `openai.OpenAI` client, one per process and setting (it keeps a connection pool).
+def openai_client(api_key, base_url, timeout_s, connections=100):
+    """An `openai.OpenAI` client, one per process and setting, shared by the worker's threads;
+    its connection pool keeps `connections` open, one per call the worker has in flight.
 
     With neither a key nor a base URL it talks to the offline backend, in this process.
     Made on first use, so a forked worker makes its own.
     """
     options = {"timeout": timeout_s, "max_retries": 0}
     if api_key or base_url:
-        return openai.OpenAI(api_key=api_key or "not-needed", base_url=base_url, **options)
+        limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
+        return openai.OpenAI(
+            api_key=api_key or "not-needed",
+            base_url=base_url,
+            http_client=openai.DefaultHttpxClient(limits=limits, timeout=timeout_s),
+            **options,
+        )
     transport = httpx2.WSGITransport(app=offline.app)
     return openai.OpenAI(
         api_key="offline",
@@ -61,7 +68,7 @@ def complete(kind, messages, call_logger):
     """
     config = current_app.config
     client = openai_client(config["OPENAI_API_KEY"], config["OPENAI_BASE_URL"],
-                           config["LLM_TIMEOUT_S"])
+                           config["LLM_TIMEOUT_S"], config["WORKER_CONCURRENCY"])
     response = client.chat.completions.create(
         model=config["LLM_MODEL"],
         messages=messages,

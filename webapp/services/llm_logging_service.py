@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import time
+import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
@@ -18,8 +19,8 @@ from sqlalchemy.orm import Session, scoped_session
 from werkzeug.exceptions import HTTPException
 
 from webapp.extensions import db as flask_db
-from webapp.models import LlmCallLog
 from webapp.services import log_spool
+from webapp.services.log_writer import write_row
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,7 @@ class LlmCallLogger:
         self.fields = {}
         self.request_data = None
         self.timestamp = None
+        self.call_id = None
         self._started = None
         self.logged = False
 
@@ -172,6 +174,7 @@ class LlmCallLogger:
         """Mark the call's start and remember what it was asked (redacted when written)."""
         self.timestamp = datetime.now(timezone.utc)
         self._started = time.monotonic()
+        self.call_id = uuid.uuid4()
         self.request_data = request_data
         return self
 
@@ -224,6 +227,7 @@ class LlmCallLogger:
         if self._started is None:
             self.start_logging()
         row = dict(
+            call_id=self.call_id,
             user_id=self.user_id,
             endpoint_name=self.endpoint_name,
             method=self.method,
@@ -243,9 +247,7 @@ class LlmCallLogger:
                 ip_address=row["ip_address"][:45] if row["ip_address"] else None,
                 request_data=self._loggable_request_data(),
             )
-            with Session(_bind(self._engine)) as session:
-                session.add(LlmCallLog(**row))
-                session.commit()
+            write_row(_bind(self._engine), row)
         except Exception:
             _keep(row)
 
@@ -262,14 +264,14 @@ def _keep(row):
 
 
 def _bind(db):
-    """What to write log rows with: an Engine or Connection, a Session (its bind), the
-    Flask-SQLAlchemy extension (its engine), or by default the app's engine. The row is
-    always written in a session and transaction of its own."""
+    """The engine to write log rows with: that of an Engine or Connection, of a Session's
+    bind, of the Flask-SQLAlchemy extension, or by default the app's. The row is always
+    written on a connection and in a transaction of its own."""
     if db is None:
         return flask_db.engine
     if isinstance(db, (Session, scoped_session)):
-        return db.get_bind()
-    return getattr(db, "engine", db)
+        db = db.get_bind()
+    return db.engine
 
 
 def _config(key, default):

@@ -14,10 +14,9 @@ from functools import lru_cache
 import redis
 from flask import current_app
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.orm import Session
 
 from webapp.extensions import db
-from webapp.models import LlmCallLog
+from webapp.services.log_writer import write_row
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +53,7 @@ def drain(limit=1000):
         if text is None:
             break
         try:
-            with Session(db.engine) as session:
-                session.add(LlmCallLog(**_revive(json.loads(text))))
-                session.commit()
+            write_row(db.engine, _revive(json.loads(text)))
         except (OperationalError, InterfaceError):
             client.lpush(_key(), text)
             log.warning("The database is still unreachable; the spooled log rows wait")
@@ -76,8 +73,9 @@ def drain(limit=1000):
 def _revive(row):
     """Turn the JSON text of the typed columns back into their types."""
     row["timestamp"] = datetime.fromisoformat(row["timestamp"])
-    if row.get("job_id"):
-        row["job_id"] = uuid.UUID(row["job_id"])
+    for key in ("job_id", "call_id"):
+        if row.get(key):
+            row[key] = uuid.UUID(row[key])
     if row.get("cost_usd") is not None:
         row["cost_usd"] = Decimal(row["cost_usd"])
     return row
