@@ -307,3 +307,21 @@ def test_percentiles_from_the_histogram_stay_within_one_percent(app_ctx):
         "duration_ms": int(rng.paretovariate(1.2) * 300),
     } for _ in range(3000))
     assert_summary_matches("u-p", 1)
+
+
+def test_seeded_rows_are_counted_by_every_aggregate(app, runner, app_ctx):
+    result = runner.invoke(args=["logs", "seed", "--rows", "3000", "--users", "25", "--days", "20",
+                                 "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    assert "Seeded 3000 rows" in result.output
+    db.session.rollback()
+    [[count, failed, users]] = _sql("""SELECT count(*), count(*) FILTER (WHERE NOT success),
+                                       count(DISTINCT user_id) FROM llm_call_logs""")
+    assert count == 3000
+    assert 0 < failed < 600  # about 5 %
+    assert users > 10
+    heaviest = log_analytics.top_users(days=30, limit=1, now=NOW)[0]["user_id"]
+    for days in (1, 7, 30):
+        assert_summary_matches(heaviest, days)
+        assert_analytics_match(days)
+    assert log_queries.count_logs(log_queries.LogFilters()) == 3000

@@ -58,8 +58,9 @@ def register_errorhandlers(app):
 
 
 def register_commands(app):
-    """Add the `flask users ...` commands."""
+    """Add the `flask users ...` and `flask logs ...` commands."""
     app.cli.add_command(commands.users)
+    app.cli.add_command(commands.logs)
 
 
 def configure_logging(app):

@@ -1,13 +1,20 @@
-"""`flask users ...`: create users, issue and revoke their tokens."""
+"""`flask users ...`: create users, issue and revoke their tokens; `flask logs ...`: seed the
+log with realistic rows, recount its rollups."""
+
+import time
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
+from tqdm import tqdm
 
 from webapp.extensions import db
 from webapp.models import ApiToken, User
 from webapp.models.user import normalize_email
+from webapp.services import log_rollups, log_seed
 
 users = AppGroup("users", help="Manage users and their API tokens.")
+logs = AppGroup("logs", help="Seed the LLM call log and keep its rollups.")
 
 
 def _existing_user(email):
@@ -54,3 +61,29 @@ def revoke_tokens(email):
     count = ApiToken.revoke_all(user)
     db.session.commit()
     click.echo(f"Revoked {count} token(s) of {user.email}.")
+
+
+@logs.command("seed")
+@click.option("--rows", type=click.IntRange(min=1), required=True, help="How many rows to add.")
+@click.option("--users", "user_count", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="How many users the calls come from (a few heavy ones, a long tail).")
+@click.option("--days", type=click.IntRange(min=1, max=3650), default=90, show_default=True,
+              help="How many days back the calls spread.")
+@click.option("--seed", "random_seed", type=int, default=None, help="Make the same rows again.")
+def seed_logs(rows, user_count, days, random_seed):
+    """Add realistic log rows through COPY, with a progress bar; prints rows/s."""
+    started = time.monotonic()
+    with tqdm(total=rows, unit="rows", unit_scale=True, desc="Seeding llm_call_logs") as bar:
+        written = log_seed.seed(rows, user_count, days, current_app.config["LLM_PRICES"],
+                                progress=bar.update, seed=random_seed)
+    elapsed = time.monotonic() - started
+    click.echo(f"Seeded {written} rows in {elapsed:.1f} s ({written / elapsed:,.0f} rows/s).")
+
+
+@logs.command("rebuild-rollups")
+def rebuild_rollups():
+    """Recount the rollups from the rows: needed only after rows were loaded with the log
+    table's triggers disabled (e.g. pg_restore --disable-triggers). Prints the rows counted."""
+    started = time.monotonic()
+    counted = log_rollups.rebuild()
+    click.echo(f"Recounted the rollups over {counted} rows in {time.monotonic() - started:.1f} s.")

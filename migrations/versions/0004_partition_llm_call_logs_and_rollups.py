@@ -59,7 +59,8 @@ END $$;
 """
 
 # The rollups' upserts over a relation `{src}` of log rows with a `sign` column: +1 for a row
-# that arrived, -1 for one that left. Rows are grouped and sorted by the rollup's key, so
+# that arrived, -1 for one that left. One user's sums are kept per day (per hour they would
+# outnumber the rows); everyone's, and the calls per user, per hour and per day. Rows are grouped and sorted by the rollup's key, so
 # concurrent writers take the rollup rows' locks in one order.
 ROLLUP_UPSERTS = """
 INSERT INTO llm_log_rollup_user AS r
@@ -70,7 +71,7 @@ SELECT g.grain, c.user_id, date_trunc(g.grain, c."timestamp", 'UTC'), c.endpoint
        sum(c.sign), coalesce(sum(c.sign) FILTER (WHERE c.duration_ms IS NOT NULL), 0),
        coalesce(sum(c.sign * c.duration_ms), 0), coalesce(sum(c.sign * c.total_tokens), 0),
        coalesce(sum(c.sign * c.cost_usd), 0)
-FROM {src} AS c CROSS JOIN (VALUES ('hour'), ('day')) AS g(grain)
+FROM {src} AS c CROSS JOIN (VALUES ('day')) AS g(grain)
 GROUP BY 1, 2, 3, 4, 5, 6, 7
 ORDER BY 1, 2, 3, 4, 5, 6, 7
 ON CONFLICT (grain, user_id, bucket, endpoint_name, llm_operation_type, error_type, success)
@@ -90,7 +91,7 @@ ON CONFLICT (grain, bucket, user_id) DO UPDATE SET calls = r.calls + excluded.ca
 INSERT INTO llm_log_rollup_user_durations AS r (grain, user_id, bucket, duration_bucket, calls)
 SELECT g.grain, c.user_id, date_trunc(g.grain, c."timestamp", 'UTC'),
        llm_duration_bucket(c.duration_ms), sum(c.sign)
-FROM {src} AS c CROSS JOIN (VALUES ('hour'), ('day')) AS g(grain)
+FROM {src} AS c CROSS JOIN (VALUES ('day')) AS g(grain)
 WHERE c.duration_ms IS NOT NULL
 GROUP BY 1, 2, 3, 4
 ORDER BY 1, 2, 3, 4
@@ -290,16 +291,24 @@ def _create_rollup_functions():
         CREATE TRIGGER llm_call_logs_rollup_truncate AFTER TRUNCATE ON llm_call_logs
         FOR EACH STATEMENT EXECUTE FUNCTION llm_call_logs_rollup_truncate()
     """)
-    # Recounts every rollup from the rows, under a lock that holds writers off meanwhile: for
-    # rows that reached the table with its triggers disabled (a restore, a replica role).
-    rebuild = ROLLUP_UPSERTS.format(src='(SELECT 1 AS sign, * FROM llm_call_logs)', shard='0')
+    # Folds rows into the rollups that reached the table with its triggers off (a bulk load
+    # in session_replication_role replica, a restore): those with an id above `after_id`, or
+    # every row for NULL. The caller holds other writers off, so no row is counted twice.
+    fold = ROLLUP_UPSERTS.format(
+        src='(SELECT 1 AS sign, * FROM llm_call_logs WHERE after_id IS NULL OR id > after_id)',
+        shard='0')
+    op.execute(f"""
+        CREATE FUNCTION llm_log_rollups_fold(after_id bigint) RETURNS void
+        LANGUAGE plpgsql AS $$ BEGIN {fold} END $$;
+    """)
+    # Recounts every rollup from the rows, under a lock that holds writers off meanwhile.
     op.execute(f"""
         CREATE FUNCTION llm_log_rollups_rebuild() RETURNS bigint
         LANGUAGE plpgsql AS $$
         BEGIN
             LOCK TABLE llm_call_logs IN SHARE MODE;
             TRUNCATE {truncate_all};
-            {rebuild}
+            PERFORM llm_log_rollups_fold(NULL);
             RETURN (SELECT count(*) FROM llm_call_logs);
         END $$;
     """)
@@ -317,6 +326,7 @@ def downgrade():
         op.execute(f'DROP TRIGGER llm_call_logs_rollup_{action} ON llm_call_logs')
         op.execute(f'DROP FUNCTION llm_call_logs_rollup_{action}()')
     op.execute('DROP FUNCTION llm_log_rollups_rebuild()')
+    op.execute('DROP FUNCTION llm_log_rollups_fold(bigint)')
     for table in ROLLUP_TABLES:
         op.drop_table(table)
     op.execute('DROP FUNCTION llm_duration_bucket(integer)')

@@ -1,7 +1,8 @@
 """Rollups of the call log, kept exact by the log table's triggers (migration 0004).
 
-Each rollup holds sums per bucket of an hour and of a day (`grain`), so a window is read as
-whole days, whole hours at its edges and raw rows for the rest (webapp.services.log_rollups).
+Each rollup holds sums per bucket (`grain`: a day, and for everyone's sums also an hour), so
+a window is read as whole days, whole hours at its edges and raw rows for the rest
+(webapp.services.log_rollups).
 They are plain tables, read with Core; nothing but the triggers and
 `llm_log_rollups_rebuild()` writes them.
 """

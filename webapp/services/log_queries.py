@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 from webapp.extensions import db
 from webapp.models import LlmCallLog
 from webapp.services import log_cursor
-from webapp.services.log_rollups import WindowQuery, filter_sql
+from webapp.services.log_rollups import USER_GRAINS, WindowQuery, filter_sql
 
 NEWEST_FIRST = (LlmCallLog.timestamp.desc(), LlmCallLog.id.desc())
 
@@ -80,8 +80,11 @@ def list_all_logs(filters, *, limit, offset=0, cursor=None):
 def count_logs(filters):
     """How many logs match `filters`: rollup sums for the whole hours and days of the window,
     raw rows for its edges (webapp.services.log_rollups)."""
-    window = WindowQuery(filters.since, filters.before)
-    rollup = "llm_log_rollup_user" if filters.user_id is not None else "llm_log_rollup_global"
+    if filters.user_id is not None:
+        rollup, grains = "llm_log_rollup_user", USER_GRAINS
+    else:
+        rollup, grains = "llm_log_rollup_global", ("hour", "day")
+    window = WindowQuery(filters.since, filters.before, grains=grains)
     columns = {
         "user_id": filters.user_id,
         "endpoint_name": filters.endpoint_name,

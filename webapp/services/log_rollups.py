@@ -1,10 +1,11 @@
 """Aggregates over a time window read from the rollups, exact at any size (SPEC section 8).
 
 The log table's triggers keep the rollups (webapp.models.log_rollup) equal to the rows: sums
-per hour and per day. A window `[since, until)` is read as whole days, whole hours at its
-edges, and raw rows for the ragged minutes before the first whole hour and after the last,
-all in one statement, so the answer is one snapshot of the table. A window of 30 days reads
-about 30 day rows, up to 46 hour rows and under two hours of raw rows per group.
+per day, and for everyone's calls also per hour. A window `[since, until)` is read as whole
+days, whole hours at its edges where the rollup keeps hours, and raw rows for the ragged rest,
+all in one statement, so the answer is one snapshot of the table. Everyone's 30 days read
+about 30 day rows, up to 46 hour rows and under two hours of raw rows per group; one user's
+read 30 day rows and under a day of that user's raw rows at each edge.
 """
 
 import math
@@ -42,14 +43,18 @@ def _ceil(moment, grain):
     return floor if floor == moment else floor + _STEP[grain]
 
 
-def window_parts(since=None, until=None):
-    """Split `[since, until)` (None: unbounded) into raw edges, whole hours and whole days."""
+USER_GRAINS = ("day",)
+
+
+def window_parts(since=None, until=None, grains=("hour", "day")):
+    """Split `[since, until)` (None: unbounded) into raw edges and whole buckets of the
+    grains a rollup keeps: whole hours at the edges of whole days, or whole days alone."""
     lo = since.astimezone(timezone.utc) if since is not None else None
     hi = until.astimezone(timezone.utc) if until is not None else None
     if lo is not None and hi is not None and lo >= hi:
         return []
     parts = []
-    for grain, finer in (("hour", "raw"), ("day", "hour")):
+    for grain, finer in zip(grains, ("raw", *grains)):
         inner_lo = _ceil(lo, grain) if lo is not None else None
         inner_hi = _floor(hi, grain) if hi is not None else None
         if inner_lo is not None and inner_hi is not None and inner_lo >= inner_hi:
@@ -60,15 +65,15 @@ def window_parts(since=None, until=None):
         if hi is not None and inner_hi < hi:
             parts.append(Part(finer, inner_hi, hi))
         lo, hi = inner_lo, inner_hi
-    parts.append(Part("day", lo, hi))
+    parts.append(Part(grains[-1], lo, hi))
     return parts
 
 
 class WindowQuery:
     """Builds `UNION ALL` branches, one per part of a window, with their bound parameters."""
 
-    def __init__(self, since=None, until=None, params=None):
-        self.parts = window_parts(since, until)
+    def __init__(self, since=None, until=None, params=None, grains=("hour", "day")):
+        self.parts = window_parts(since, until, grains)
         self.params = dict(params or {})
 
     def branches(self, rollup_sql, raw_sql):

@@ -6,7 +6,9 @@ day, endpoint, operation, error type and outcome, and the histogram of durations
 
 from datetime import timedelta
 
-from webapp.services.log_rollups import WindowQuery, mean, percent, percentiles, utc_now
+from webapp.services.log_rollups import (
+    USER_GRAINS, WindowQuery, mean, percent, percentiles, utc_now,
+)
 
 TOP_ENDPOINTS = 10
 
@@ -38,7 +40,7 @@ def user_summary(user_id, days, now=None):
     """The summary of the user's calls in the last `days` × 24 hours, keys in the seed's order."""
     now = now or utc_now()
     since = now - timedelta(days=days)
-    window = WindowQuery(since, params={"user_id": user_id})
+    window = WindowQuery(since, params={"user_id": user_id}, grains=USER_GRAINS)
     sums = window.branches(_GROUPS, _RAW_GROUPS)
     durations = window.branches(_DURATIONS, _RAW_DURATIONS)
     rows = window.execute(f"""
