@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test install clean
+.PHONY: run test bench install clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,15 @@ run: install
 
 test: install
 	FLASK_APP=wsgi $(PY) -m pytest $(PYTEST_ARGS)
+
+# Every benchmark at a small size, a few minutes in all; bench/README.md says how to run them
+# at full size. They use DATABASE_URL / REDIS_URL, by default the local servers.
+bench: install
+	$(PY) bench/logging_context.py --calls 1000
+	$(PY) bench/seeding.py --rows 200000
+	$(PY) bench/aggregate_reads.py --rows 200000 --runs 20
+	$(PY) bench/pipeline_throughput.py --small
+	$(PY) bench/calls_in_flight.py --small
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -42,10 +42,12 @@ class Config:
     # Calls one worker process keeps in flight: its pool's threads (an LLM call is mostly
     # waiting, so threads, not processes; see the README's production section).
     WORKER_CONCURRENCY = int(os.environ.get("WORKER_CONCURRENCY", "200"))
-    # Connections per process. No session is held while the LLM answers, so a worker's threads
-    # need a connection only for their short transactions: 200 threads fit in 10 + 20.
-    DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", "10"))
-    DB_MAX_OVERFLOW = int(os.environ.get("DB_MAX_OVERFLOW", "20"))
+    # Connections per process, opened as needed. No session is held while the LLM answers, so
+    # a worker's threads need one only for their short transactions: 200 threads fit in 20 + 10.
+    # Connections beyond DB_POOL_SIZE are closed when returned, so a pool too small for the
+    # load reconnects over and over (the P2 benchmark saw it with 10).
+    DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", "20"))
+    DB_MAX_OVERFLOW = int(os.environ.get("DB_MAX_OVERFLOW", "10"))
     # Every connection speaks UTC, so timestamps come back with offset +00:00.
     SQLALCHEMY_ENGINE_OPTIONS = {
         "pool_pre_ping": True,

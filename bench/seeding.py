@@ -1,0 +1,62 @@
+"""P5: `flask logs seed`'s rows per second, against a bare COPY of the same lines.
+
+The seed writes into llm_call_logs with its indexes, partitions and rollups; the bare COPY
+writes the same text into a table of the same columns with no index, trigger or partition,
+which is about as fast as this PostgreSQL takes rows at all. Both in one scratch database.
+
+    .venv/bin/python bench/seeding.py [--rows 500000]
+"""
+
+import argparse
+import time
+from datetime import datetime, timezone
+
+from scratch import print_table, scratch_app
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=500_000)
+    args = parser.parse_args()
+
+    from sqlalchemy import text
+
+    from webapp.extensions import db
+    from webapp.services import log_seed
+
+    with scratch_app() as app, app.app_context():
+        started = time.monotonic()
+        maker = log_seed.RowMaker(2000, app.config["LLM_PRICES"], seed=2)
+        lines = maker.lines(args.rows, datetime.now(timezone.utc), 90 * 86400)
+        generating = time.monotonic() - started
+
+        with db.engine.begin() as conn:
+            conn.execute(text("CREATE TABLE bare_copy (LIKE llm_call_logs INCLUDING DEFAULTS)"))
+        raw = db.engine.raw_connection()
+        try:
+            names = ", ".join(f'"{column}"' for column in log_seed.COLUMNS)
+            started = time.monotonic()
+            with raw.cursor() as cursor, cursor.copy(f"COPY bare_copy ({names}) FROM STDIN") as copy:
+                copy.write("\n".join(lines) + "\n")
+            raw.commit()
+            bare = time.monotonic() - started
+        finally:
+            raw.close()
+
+        started = time.monotonic()
+        log_seed.seed(args.rows, 2000, 90, app.config["LLM_PRICES"], seed=2)
+        seeding = time.monotonic() - started
+        count = db.session.scalar(text("SELECT count(*) FROM llm_call_logs"))
+        assert count == args.rows, count
+
+    print_table(["step", "rows", "seconds", "rows/s"], [
+        ["generate the lines in Python", args.rows, f"{generating:.1f}", f"{args.rows / generating:,.0f}"],
+        ["bare COPY (no index, trigger)", args.rows, f"{bare:.1f}", f"{args.rows / bare:,.0f}"],
+        ["flask logs seed (all of it)", args.rows, f"{seeding:.1f}", f"{args.rows / seeding:,.0f}"],
+    ])
+    print(f"P5 seeding {args.rows / seeding:,.0f} rows/s vs bare COPY {args.rows / bare:,.0f} rows/s: "
+          f"{seeding / bare:.2f}x its rate (target >= 100,000 rows/s)")
+
+
+if __name__ == "__main__":
+    main()
