@@ -44,6 +44,8 @@ def _ceil(moment, grain):
 
 
 USER_GRAINS = ("day",)
+ROLLUP_TABLES = ("llm_log_rollup_user", "llm_log_rollup_user_calls",
+                 "llm_log_rollup_user_durations", "llm_log_rollup_global")
 
 
 def window_parts(since=None, until=None, grains=("hour", "day")):
@@ -163,9 +165,7 @@ def rebuild():
     returns the number of rows counted. Writers wait while it runs."""
     counted = db.session.scalar(text("SELECT llm_log_rollups_rebuild()"))
     db.session.commit()
-    for table in ("llm_log_rollup_user", "llm_log_rollup_user_calls",
-                  "llm_log_rollup_user_durations", "llm_log_rollup_global"):
-        db.session.execute(text(f"ANALYZE {table}"))
+    db.session.execute(text("ANALYZE " + ", ".join(ROLLUP_TABLES)))
     db.session.commit()
     return counted
 
