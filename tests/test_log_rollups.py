@@ -25,6 +25,8 @@ ENDPOINTS = [
 ERRORS = ["APITimeoutError", "RateLimitError", "InvalidLLMOutput"]
 # Not on a whole hour, so every window starts and ends mid-bucket.
 NOW = datetime.now(timezone.utc).replace(minute=37, second=12, microsecond=345678)
+# Early in its day and hour: windows from here read their edges by subtraction.
+EARLY = (NOW - timedelta(days=1)).replace(hour=3, minute=9)
 
 
 def _rows(count, seed, spread_hours=24 * 40):
@@ -62,8 +64,8 @@ def _sql(query, **params):
     return db.session.execute(text(query), params).all()
 
 
-def _reference_summary(user_id, days):
-    since = NOW - timedelta(days=days)
+def _reference_summary(user_id, days, now):
+    since = now - timedelta(days=days)
     window = "user_id = :u AND timestamp >= :since"
     [t] = _sql(f"""
         SELECT count(*) AS total, count(*) FILTER (WHERE success) AS ok,
@@ -95,9 +97,9 @@ def _close(answer, exact):
     return abs(answer - exact) <= max(1.0, abs(exact) * 0.01)
 
 
-def assert_summary_matches(user_id, days):
-    summary = log_summary.user_summary(user_id, days, now=NOW)
-    t, endpoints, operations, errors, daily = _reference_summary(user_id, days)
+def assert_summary_matches(user_id, days, now=NOW):
+    summary = log_summary.user_summary(user_id, days, now=now)
+    t, endpoints, operations, errors, daily = _reference_summary(user_id, days, now)
     assert summary["total_calls"] == t.total
     assert summary["successful_calls"] == t.ok
     assert summary["failed_calls"] == t.total - t.ok
@@ -115,11 +117,11 @@ def assert_summary_matches(user_id, days):
         assert (day["total_calls"], day["failed_calls"]) == daily.get(day["date"], (0, 0))
 
 
-def assert_analytics_match(days):
-    since = NOW - timedelta(days=days)
+def assert_analytics_match(days, now=NOW):
+    since = now - timedelta(days=days)
     top = _sql("""SELECT user_id, count(*) AS n FROM llm_call_logs WHERE timestamp >= :since
                   GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10""", since=since)
-    assert log_analytics.top_users(days=days, now=NOW) == [
+    assert log_analytics.top_users(days=days, now=now) == [
         {"user_id": r.user_id, "call_count": r.n} for r in top]
     for window, params in (("", {}), ("AND timestamp >= :since", {"since": since})):
         latency = _sql(f"""SELECT endpoint_name, AVG(duration_ms) AS a FROM llm_call_logs
@@ -131,7 +133,7 @@ def assert_analytics_match(days):
                    ROUND(SUM(CASE WHEN success = false THEN 1 ELSE 0 END) * 100.0 / COUNT(*), 2) AS r
             FROM llm_call_logs WHERE llm_operation_type IS NOT NULL {window}
             GROUP BY 1 ORDER BY 4 DESC, 1""", **params)
-        asked = {"days": days, "now": NOW} if window else {}
+        asked = {"days": days, "now": now} if window else {}
         assert log_analytics.endpoint_latency(**asked) == [
             {"endpoint_name": r.endpoint_name, "avg_duration_ms": float(r.a)} for r in latency]
         assert log_analytics.error_rates(**asked) == [
@@ -149,6 +151,8 @@ FILTER_CASES = [
     {"user_id": "u-heavy", "since": NOW - timedelta(minutes=20), "before": NOW},
     {"since": NOW - timedelta(days=9, hours=2)},
     {"before": NOW - timedelta(days=2, minutes=50)},
+    {"since": EARLY - timedelta(days=3), "before": EARLY.replace(hour=22, minute=51)},
+    {"user_id": "u-heavy", "since": EARLY - timedelta(days=5), "before": EARLY.replace(hour=23)},
 ]
 
 
@@ -173,11 +177,12 @@ def assert_totals_match():
 
 def assert_all_match():
     db.session.rollback()  # a fresh snapshot, as a new request has
-    for user_id in USERS:
+    for now in (NOW, EARLY):
+        for user_id in USERS:
+            for days in (1, 7, 30):
+                assert_summary_matches(user_id, days, now)
         for days in (1, 7, 30):
-            assert_summary_matches(user_id, days)
-    for days in (1, 7, 30):
-        assert_analytics_match(days)
+            assert_analytics_match(days, now)
     assert_totals_match()
 
 
@@ -186,19 +191,50 @@ def rows(app_ctx):
     _insert(_rows(1500, seed=1))
 
 
-def test_window_parts_cover_a_window_once():
-    since = datetime(2026, 11, 3, 10, 30, tzinfo=timezone.utc)
-    until = datetime(2026, 11, 6, 2, 15, tzinfo=timezone.utc)
-    parts = log_rollups.window_parts(since, until)
-    assert [(p.source, p.lo, p.hi) for p in parts] == [
-        ("raw", since, datetime(2026, 11, 3, 11, tzinfo=timezone.utc)),
-        ("raw", datetime(2026, 11, 6, 2, tzinfo=timezone.utc), until),
-        ("hour", datetime(2026, 11, 3, 11, tzinfo=timezone.utc), datetime(2026, 11, 4, tzinfo=timezone.utc)),
-        ("hour", datetime(2026, 11, 6, tzinfo=timezone.utc), datetime(2026, 11, 6, 2, tzinfo=timezone.utc)),
-        ("day", datetime(2026, 11, 4, tzinfo=timezone.utc), datetime(2026, 11, 6, tzinfo=timezone.utc)),
-    ]
-    assert [p.source for p in log_rollups.window_parts(since, since + timedelta(minutes=5))] == ["raw"]
+def _covered(parts, moment):
+    """How often the parts count `moment`: +1 for each part holding it, -1 for each
+    subtracted one (a rollup part holds the moments of its whole buckets)."""
+    total = 0
+    for part in parts:
+        if part.source == "raw":
+            start = moment
+        else:
+            start = moment.replace(minute=0, second=0, microsecond=0)
+            if part.source == "day":
+                start = start.replace(hour=0)
+        if (part.lo is None or start >= part.lo) and (part.hi is None or start < part.hi):
+            total += part.sign
+    return total
+
+
+@pytest.mark.parametrize("grains", [("hour", "day"), ("day",)])
+def test_window_parts_count_each_moment_of_a_window_once(grains):
+    rng = random.Random(11)
+    base = datetime(2026, 11, 3, tzinfo=timezone.utc)
+    for _ in range(300):
+        since = base + timedelta(minutes=rng.randrange(0, 60 * 24 * 6))
+        until = since + timedelta(minutes=rng.randrange(1, 60 * 24 * 4))
+        for lo, hi in ((since, until), (since, None), (None, until)):
+            parts = log_rollups.window_parts(lo, hi, grains)
+            for _ in range(40):
+                moment = base + timedelta(seconds=rng.randrange(-86400, 86400 * 12))
+                inside = (lo is None or moment >= lo) and (hi is None or moment < hi)
+                assert _covered(parts, moment) == int(inside), (lo, hi, moment, parts)
     assert log_rollups.window_parts(None, None) == [log_rollups.Part("day", None, None)]
+
+
+def test_a_ragged_edge_reads_at_most_half_a_bucket_of_finer_rows():
+    since = datetime(2026, 11, 3, 20, 30, tzinfo=timezone.utc)
+    parts = log_rollups.window_parts(since, None, ("day",))
+    assert parts == [
+        log_rollups.Part("raw", since, datetime(2026, 11, 4, tzinfo=timezone.utc)),
+        log_rollups.Part("day", datetime(2026, 11, 4, tzinfo=timezone.utc), None),
+    ]
+    early = since.replace(hour=3)
+    assert log_rollups.window_parts(early, None, ("day",)) == [
+        log_rollups.Part("raw", datetime(2026, 11, 3, tzinfo=timezone.utc), early, -1),
+        log_rollups.Part("day", datetime(2026, 11, 3, tzinfo=timezone.utc), None),
+    ]
 
 
 def test_aggregates_equal_sql_over_rows_the_service_never_saw(rows):

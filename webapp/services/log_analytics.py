@@ -11,10 +11,10 @@ from datetime import timedelta
 from webapp.services.log_rollups import WindowQuery, utc_now
 
 _TOP_USERS = """
-SELECT user_id, sum(calls) AS call_count
-FROM ({parts}) AS parts(user_id, calls)
+SELECT user_id, sum(sign * calls) AS call_count
+FROM ({parts}) AS parts(sign, user_id, calls)
 GROUP BY user_id
-HAVING sum(calls) > 0
+HAVING sum(sign * calls) > 0
 ORDER BY call_count DESC, user_id
 LIMIT :limit
 """
@@ -22,24 +22,25 @@ _USER_CALLS = "SELECT user_id, calls FROM llm_log_rollup_user_calls WHERE {where
 _RAW_USER_CALLS = 'SELECT user_id, 1 FROM llm_call_logs WHERE {where}'
 
 _ENDPOINT_LATENCY = """
-SELECT endpoint_name, sum(duration_sum) / sum(duration_count) AS avg_duration_ms
-FROM ({parts}) AS parts(endpoint_name, llm_operation_type, success, calls, duration_count,
-                        duration_sum)
+SELECT endpoint_name, sum(sign * duration_sum) / sum(sign * duration_count) AS avg_duration_ms
+FROM ({parts}) AS parts(sign, endpoint_name, llm_operation_type, success, calls,
+                        duration_count, duration_sum)
 GROUP BY endpoint_name
-HAVING sum(duration_count) > 0
+HAVING sum(sign * duration_count) > 0
 ORDER BY avg_duration_ms DESC, endpoint_name
 """
 _ERROR_RATES = """
 SELECT
     llm_operation_type,
-    sum(calls) AS total_calls,
-    coalesce(sum(calls) FILTER (WHERE NOT success), 0) AS failed_calls,
-    ROUND(coalesce(sum(calls) FILTER (WHERE NOT success), 0) * 100.0 / sum(calls), 2) AS error_rate
-FROM ({parts}) AS parts(endpoint_name, llm_operation_type, success, calls, duration_count,
-                        duration_sum)
+    sum(sign * calls) AS total_calls,
+    coalesce(sum(sign * calls) FILTER (WHERE NOT success), 0) AS failed_calls,
+    ROUND(coalesce(sum(sign * calls) FILTER (WHERE NOT success), 0) * 100.0
+          / sum(sign * calls), 2) AS error_rate
+FROM ({parts}) AS parts(sign, endpoint_name, llm_operation_type, success, calls,
+                        duration_count, duration_sum)
 WHERE llm_operation_type IS NOT NULL
 GROUP BY llm_operation_type
-HAVING sum(calls) > 0
+HAVING sum(sign * calls) > 0
 ORDER BY error_rate DESC, llm_operation_type
 """
 # Everyone's calls by endpoint, operation and outcome: the global rollup, or raw rows.

@@ -96,7 +96,10 @@ def count_logs(filters):
         f"SELECT calls FROM {rollup} WHERE {{where}} {matching}",
         f"SELECT 1 FROM llm_call_logs WHERE {{where}} {matching}",
     )
-    return int(window.execute(f"SELECT coalesce(sum(calls), 0) FROM ({parts}) AS parts(calls)").scalar())
+    total = window.execute(
+        f"SELECT coalesce(sum(sign * calls), 0) FROM ({parts}) AS parts(sign, calls)"
+    ).scalar()
+    return int(total)
 
 
 def get_log(log_id, user):

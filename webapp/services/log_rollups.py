@@ -31,6 +31,7 @@ class Part:
     source: str  # "raw", "hour" or "day"
     lo: datetime | None
     hi: datetime | None
+    sign: int = 1  # -1: counted in a coarser bucket of the window but outside the window
 
 
 def _floor(moment, grain):
@@ -49,24 +50,38 @@ ROLLUP_TABLES = ("llm_log_rollup_user", "llm_log_rollup_user_calls",
 
 
 def window_parts(since=None, until=None, grains=("hour", "day")):
-    """Split `[since, until)` (None: unbounded) into raw edges and whole buckets of the
-    grains a rollup keeps: whole hours at the edges of whole days, or whole days alone."""
+    """Split `[since, until)` (None: unbounded) into whole buckets of the grains a rollup keeps
+    (whole hours at the edges of whole days, or whole days alone) and finer parts at the edges.
+
+    A ragged edge is read the cheaper way: the finer part up to the next whole bucket added,
+    or the whole bucket taken and the finer part outside the window subtracted, whichever
+    covers less time; so an edge never reads more than half a bucket of finer rows.
+    """
     lo = since.astimezone(timezone.utc) if since is not None else None
     hi = until.astimezone(timezone.utc) if until is not None else None
     if lo is not None and hi is not None and lo >= hi:
         return []
     parts = []
     for grain, finer in zip(grains, ("raw", *grains)):
-        inner_lo = _ceil(lo, grain) if lo is not None else None
-        inner_hi = _floor(hi, grain) if hi is not None else None
-        if inner_lo is not None and inner_hi is not None and inner_lo >= inner_hi:
+        if lo is not None and hi is not None and _ceil(lo, grain) >= _floor(hi, grain):
             parts.append(Part(finer, lo, hi))
             return parts
-        if lo is not None and lo < inner_lo:
-            parts.append(Part(finer, lo, inner_lo))
-        if hi is not None and inner_hi < hi:
-            parts.append(Part(finer, inner_hi, hi))
-        lo, hi = inner_lo, inner_hi
+        if lo is not None and _floor(lo, grain) != lo:
+            down, up = _floor(lo, grain), _ceil(lo, grain)
+            if lo - down < up - lo:
+                parts.append(Part(finer, down, lo, -1))
+                lo = down
+            else:
+                parts.append(Part(finer, lo, up))
+                lo = up
+        if hi is not None and _floor(hi, grain) != hi:
+            down, up = _floor(hi, grain), _ceil(hi, grain)
+            if up - hi < hi - down:
+                parts.append(Part(finer, hi, up, -1))
+                hi = up
+            else:
+                parts.append(Part(finer, down, hi))
+                hi = down
     parts.append(Part(grains[-1], lo, hi))
     return parts
 
@@ -80,7 +95,8 @@ class WindowQuery:
 
     def branches(self, rollup_sql, raw_sql):
         """`rollup_sql` and `raw_sql` are SELECTs with a `{where}` slot for the part's bounds;
-        rollup branches get `grain = ... AND bucket ...`, raw ones `"timestamp" ...`."""
+        rollup branches get `grain = ... AND bucket ...`, raw ones `"timestamp" ...`. Each
+        branch's rows come with the part's sign first, for the outer sums to multiply by."""
         selects = []
         for number, part in enumerate(self.parts):
             column = '"timestamp"' if part.source == "raw" else "bucket"
@@ -94,8 +110,11 @@ class WindowQuery:
                 self.params[f"hi{number}"] = part.hi
                 bounds.append(f"{column} < :hi{number}")
             where = " AND ".join(bounds) or "TRUE"
-            selects.append((raw_sql if part.source == "raw" else rollup_sql).format(where=where))
-        return "\nUNION ALL\n".join(selects) if selects else raw_sql.format(where="FALSE")
+            branch = (raw_sql if part.source == "raw" else rollup_sql).format(where=where)
+            selects.append(f"SELECT {part.sign}, part.* FROM ({branch}) AS part")
+        if not selects:
+            selects.append(f"SELECT 1, part.* FROM ({raw_sql.format(where='FALSE')}) AS part")
+        return "\nUNION ALL\n".join(selects)
 
     def execute(self, sql):
         """Run the finished statement with every part's parameters."""

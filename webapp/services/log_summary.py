@@ -45,14 +45,15 @@ def user_summary(user_id, days, now=None):
     durations = window.branches(_DURATIONS, _RAW_DURATIONS)
     rows = window.execute(f"""
         SELECT kind, day, endpoint_name, llm_operation_type, error_type, success, duration_bucket,
-               sum(calls)::bigint AS calls, sum(duration_count)::bigint AS duration_count,
-               sum(duration_sum) AS duration_sum, sum(total_tokens)::bigint AS total_tokens,
-               sum(cost_usd) AS cost_usd
-        FROM ({sums} UNION ALL {durations}) AS parts(kind, day, endpoint_name,
+               sum(sign * calls)::bigint AS calls,
+               sum(sign * duration_count)::bigint AS duration_count,
+               sum(sign * duration_sum) AS duration_sum,
+               sum(sign * total_tokens)::bigint AS total_tokens, sum(sign * cost_usd) AS cost_usd
+        FROM ({sums} UNION ALL {durations}) AS parts(sign, kind, day, endpoint_name,
              llm_operation_type, error_type, success, duration_bucket, calls, duration_count,
              duration_sum, total_tokens, cost_usd)
         GROUP BY kind, day, endpoint_name, llm_operation_type, error_type, success, duration_bucket
-        HAVING sum(calls) <> 0
+        HAVING sum(sign * calls) <> 0
         ORDER BY kind, duration_bucket
     """).all()
     return _summary([r for r in rows if r.kind == "sums"],
