@@ -3,9 +3,11 @@
 The log table's triggers keep the rollups (webapp.models.log_rollup) equal to the rows: sums
 per day, and for everyone's calls also per hour. A window `[since, until)` is read as whole
 days, whole hours at its edges where the rollup keeps hours, and raw rows for the ragged rest,
-all in one statement, so the answer is one snapshot of the table. Everyone's 30 days read
-about 30 day rows, up to 46 hour rows and under two hours of raw rows per group; one user's
-read 30 day rows and under a day of that user's raw rows at each edge.
+all in one statement, so the answer is one snapshot of the table. An edge is read the
+cheaper way, added up to the next whole bucket or subtracted back to the last one, so it
+never reads more than half a bucket of finer rows: everyone's 30 days read about 30 day rows,
+up to 24 hour rows and under an hour of raw rows per group; one user's read 30 day rows and
+under half a day of that user's raw rows.
 """
 
 import math
