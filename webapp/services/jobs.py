@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import DateTime, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.errors import Conflict
@@ -32,6 +32,10 @@ TASK_NAMES = {
 MAX_RUNS = 3
 # Payload keys kept only until the job ends.
 EPHEMERAL_PAYLOAD_KEYS = ("health_notes",)
+# The worker's hot path works on the table, not on ORM objects.
+_JOBS = Job.__table__
+# What claim returns: the columns a run needs, as attributes of a row.
+_CLAIMED_COLUMNS = ("id", "user_id", "operation_type", "payload", "request_meta", "enqueued_at")
 
 
 def _now():
@@ -120,18 +124,67 @@ def lease_seconds(config):
     return longest_run_s(config) + config["JOB_LEASE_MARGIN_S"]
 
 
+def _claimable(query, job_id, now):
+    """The query for this job if it is queued or its lease expired, locked; a job another
+    transaction holds locked is skipped."""
+    return query.where(
+        _JOBS.c.id == job_id,
+        or_(_JOBS.c.status == "queued",
+            (_JOBS.c.status == "running") & (_JOBS.c.lease_expires_at < now)),
+    ).with_for_update(skip_locked=True)
+
+
+# The worker's statements, made once; run with bindparams for the job and the time.
+_NOW = bindparam("now", type_=DateTime(timezone=True))
+_CLAIM = (
+    update(_JOBS)
+    .where(_JOBS.c.id.in_(
+        _claimable(select(_JOBS.c.id), bindparam("job_id"), _NOW)
+        .where(_JOBS.c.attempts < MAX_RUNS)
+        .scalar_subquery()
+    ))
+    .values(
+        status="running",
+        started_at=func.coalesce(_JOBS.c.started_at, _NOW),
+        attempts=_JOBS.c.attempts + 1,
+        lease_expires_at=bindparam("lease_expires_at"),
+    )
+    .returning(*(_JOBS.c[name] for name in _CLAIMED_COLUMNS))
+)
+_LOCK_STATUS = select(_JOBS.c.status).where(_JOBS.c.id == bindparam("job_id")).with_for_update()
+_payload = _JOBS.c.payload
+for _key in EPHEMERAL_PAYLOAD_KEYS:
+    _payload = _payload.op("-")(literal_column(f"'{_key}'"))  # jsonb minus a key
+_SUCCEED = (
+    update(_JOBS)
+    .where(_JOBS.c.id == bindparam("job_id"))
+    .values(status="succeeded", result=bindparam("result"), error=None,
+            finished_at=bindparam("finished_at"), lease_expires_at=None, payload=_payload)
+)
+
+
 def claim(job_id):
     """Mark the job running for this worker and return it, or None if it is finished or
-    another worker holds a live lease on it. Fails a job that was started too often."""
+    another worker holds a live lease on it. Fails a job that was started too often.
+
+    The common case is one statement on the table, no ORM object: lock the job if it is
+    claimable (skipping it if another transaction holds it), start it, and return the
+    columns a run needs. A job it does not claim goes the long way, which tells a finished
+    or leased job from one started too often.
+    """
     now = _now()
-    job = db.session.scalar(
-        select(Job)
-        .where(
-            Job.id == job_id,
-            or_(Job.status == "queued", (Job.status == "running") & (Job.lease_expires_at < now)),
-        )
-        .with_for_update(skip_locked=True)
-    )
+    lease_expires_at = now + timedelta(seconds=lease_seconds(current_app.config))
+    claimed = db.session.execute(
+        _CLAIM, {"job_id": job_id, "now": now, "lease_expires_at": lease_expires_at}
+    ).one_or_none()
+    db.session.commit()
+    return claimed if claimed is not None else _claim_the_long_way(job_id)
+
+
+def _claim_the_long_way(job_id):
+    """Claim with the ORM: None for a finished or leased job; fail one started too often."""
+    now = _now()
+    job = db.session.scalar(_claimable(select(Job), job_id, now))
     if job is None:
         db.session.rollback()
         return None
@@ -139,6 +192,7 @@ def claim(job_id):
         _mark_failed(job, "WorkerLost", f"The job was started {job.attempts} times without finishing.")
         db.session.commit()
         return None
+    # It became claimable after the first look (its lease ran out just then): start it.
     job.status = "running"
     job.started_at = job.started_at or now
     job.attempts += 1
@@ -153,12 +207,16 @@ def lock_running(job_id):
     return job if job is not None and job.status == "running" else None
 
 
-def mark_succeeded(job, result):
-    """Record the result; the caller commits it with whatever the job created."""
-    job.status = "succeeded"
-    job.result = result
-    job.error = None
-    _finish(job)
+def lock_if_running(job_id):
+    """Lock the job's row to store its result; True if it is still running, False for a
+    stale re-run. Like lock_running, without loading the job: end it with succeed()."""
+    return db.session.scalar(_LOCK_STATUS, {"job_id": job_id}) == "running"
+
+
+def succeed(job_id, result):
+    """Record the result of a job locked by lock_if_running and end it, in one UPDATE that
+    also drops the ephemeral payload keys; the caller commits it with whatever the job created."""
+    db.session.execute(_SUCCEED, {"job_id": job_id, "result": result, "finished_at": _now()})
 
 
 def fail(job_id, exc):

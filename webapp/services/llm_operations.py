@@ -103,12 +103,11 @@ def _attempt_until_done(run, log_call, request_data, kind, ask, store, refs=None
             messages = ask()
             db.session.close()  # no connection is held while the LLM answers
             draft = client.complete(kind, messages, call)
-            job = jobs.lock_running(run.job_id)
-            if job is None:
+            if not jobs.lock_if_running(run.job_id):
                 _discard(call)
                 return
             stored = store(draft)
-            jobs.mark_succeeded(job, stored.result)
+            jobs.succeed(run.job_id, stored.result)
             db.session.commit()
             call.log_success(response_summary=stored.summary, **stored.refs)
 
