@@ -35,7 +35,7 @@ from bench.pipeline_throughput import (  # noqa: E402
     make_user,
     percentile,
     print_table,
-    report_worker_problems,
+    report_check,
     running_worker,
     scratch_stack,
     submit_jobs,
@@ -122,16 +122,7 @@ def main(argv=None):
              ["PostgreSQL sessions opened on the scratch db", cpu.sessions]],
             ["measure", "value"])
         print()
-        if bad:
-            print(f"check: FAILED, {len(bad)} of {checked} jobs did not succeed with exactly one "
-                  f"successful log row; the first ones (id, status, error, ok rows, rows):")
-            for row in bad[:10]:
-                print(f"  {row}")
-            worker.show_log()
-        else:
-            print(f"check: all {checked} jobs succeeded, each with exactly one log row, "
-                  f"success=true")
-        report_worker_problems(worker)
+        report_check(bad, checked, worker)
         print(f"P3 {in_flight} calls in flight, {rate:.1f} jobs/s with a {delay:g} s LLM: "
               f"{rate / ideal:.2f}x of in-flight/{delay:g}s "
               f"(targets: >= {TARGET_IN_FLIGHT} in flight, >= {TARGET_RATIO}x)")

@@ -31,7 +31,6 @@ import logging
 import os
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -456,6 +455,22 @@ def print_table(rows, headers):
             print("  ".join("-" * width for width in widths))
 
 
+def report_check(bad, checked, worker):
+    """Print whether every job succeeded with one log row, and the worker's errors; on a
+    failure also the worker's log."""
+    if bad:
+        print(f"check: FAILED, {len(bad)} of {checked} jobs did not succeed with exactly one "
+              f"successful log row; the first ones (id, status, error, ok rows, rows):")
+        for row in bad[:10]:
+            print(f"  {row}")
+    else:
+        print(f"check: all {checked} jobs succeeded, each with exactly one log row, "
+              f"success=true")
+    report_worker_problems(worker)
+    if bad:
+        worker.show_log()
+
+
 def report_worker_problems(worker):
     """Print the worker's error lines, if any."""
     problems = worker.problems()
@@ -580,17 +595,7 @@ def main(argv=None):
               f"{window:.2f} s, {count / window:.1f} jobs/s"]],
             ["pipeline", "value"])
         print()
-        if bad:
-            print(f"check: FAILED, {len(bad)} of {checked} jobs did not succeed with exactly one "
-                  f"successful log row; the first ones (id, status, error, ok rows, rows):")
-            for row in bad[:10]:
-                print(f"  {row}")
-        else:
-            print(f"check: all {checked} jobs succeeded, each with exactly one log row, "
-                  f"success=true")
-        report_worker_problems(worker)
-        if bad:
-            worker.show_log()
+        report_check(bad, checked, worker)
         ratio = pipeline.rate / noop.rate
         print(f"P2 pipeline {pipeline.rate:.1f} jobs/s vs no-op task {noop.rate:.1f} tasks/s: "
               f"{ratio:.2f}x (target >= 0.3x)")

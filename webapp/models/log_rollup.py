@@ -83,3 +83,5 @@ rollup_global = Table(
         name="uq_llm_log_rollup_global_key", postgresql_nulls_not_distinct=True,
     ),
 )
+
+TABLES = (rollup_user, rollup_user_calls, rollup_user_durations, rollup_global)

@@ -7,7 +7,7 @@ a busy table from holding the sweeper up (it tries again at the next sweep).
 """
 
 import logging
-from datetime import date, datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import text
 
@@ -20,28 +20,39 @@ MONTHS_AHEAD = 3
 _LOCK_KEY = 0x11C_0A27
 
 
-def _months(first, count):
-    year, month = first.year, first.month
-    for _ in range(count):
-        yield date(year, month, 1)
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+def months_between(first, last):
+    """The first day of each month from `first`'s to `last`'s, both included."""
+    month = first.replace(day=1)
+    while month <= last:
+        yield month
+        month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def ensure_ahead(months=MONTHS_AHEAD, today=None):
-    """Make the partitions of this month and the next `months`; return the months made."""
-    today = today or datetime.now(timezone.utc).date()
+def ensure_months(first, last, wait=False):
+    """Make the partitions of the months from `first` to `last`; return the months made.
+    Without `wait`, it gives up at once when another process is making partitions."""
     made = []
     with db.engine.begin() as conn:
-        locked = conn.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-        if not locked:
+        if wait:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        elif not conn.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _LOCK_KEY}):
             return made
         conn.execute(text("SET LOCAL lock_timeout = '5s'"))
-        for month in _months(today, months + 1):
+        for month in months_between(first, last):
             if conn.scalar(text("SELECT llm_call_logs_ensure_partition(:m)"), {"m": month}):
                 made.append(month)
     if made:
         log.info("Made log partitions for %s", ", ".join(m.strftime("%Y-%m") for m in made))
     return made
+
+
+def ensure_ahead(months=MONTHS_AHEAD, today=None):
+    """Make the partitions of this month and the next `months`; return the months made."""
+    today = today or datetime.now(timezone.utc).date()
+    last = today.replace(day=1)
+    for _ in range(months):
+        last = (last.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return ensure_months(today, last)
 
 
 def partition_names():

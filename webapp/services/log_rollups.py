@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import text
 
 from webapp.extensions import db
+from webapp.models import log_rollup
 
 _STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 # llm_duration_bucket (migration 0004): exact below 128 ms, then buckets 1.5 % wide.
@@ -47,8 +48,7 @@ def _ceil(moment, grain):
 
 
 USER_GRAINS = ("day",)
-ROLLUP_TABLES = ("llm_log_rollup_user", "llm_log_rollup_user_calls",
-                 "llm_log_rollup_user_durations", "llm_log_rollup_global")
+ROLLUP_TABLES = tuple(table.name for table in log_rollup.TABLES)
 
 
 def window_parts(since=None, until=None, grains=("hour", "day")):
@@ -69,23 +69,23 @@ def window_parts(since=None, until=None, grains=("hour", "day")):
             parts.append(Part(finer, lo, hi))
             return parts
         if lo is not None and _floor(lo, grain) != lo:
-            down, up = _floor(lo, grain), _ceil(lo, grain)
-            if lo - down < up - lo:
-                parts.append(Part(finer, down, lo, -1))
-                lo = down
-            else:
-                parts.append(Part(finer, lo, up))
-                lo = up
+            part, lo = _edge(finer, lo, grain, outward=_floor, inward=_ceil)
+            parts.append(part)
         if hi is not None and _floor(hi, grain) != hi:
-            down, up = _floor(hi, grain), _ceil(hi, grain)
-            if up - hi < hi - down:
-                parts.append(Part(finer, hi, up, -1))
-                hi = up
-            else:
-                parts.append(Part(finer, down, hi))
-                hi = down
+            part, hi = _edge(finer, hi, grain, outward=_ceil, inward=_floor)
+            parts.append(part)
     parts.append(Part(grains[-1], lo, hi))
     return parts
+
+
+def _edge(finer, moment, grain, outward, inward):
+    """The finer part at one ragged edge and the bucket boundary the window moves to: out to
+    the whole bucket with the part outside subtracted, or in to the next boundary with the
+    part inside added, whichever part is shorter."""
+    out, into = outward(moment, grain), inward(moment, grain)
+    if abs(moment - out) < abs(into - moment):
+        return Part(finer, min(out, moment), max(out, moment), -1), out
+    return Part(finer, min(into, moment), max(into, moment)), into
 
 
 class WindowQuery:

@@ -12,9 +12,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import text
-
 from webapp.extensions import db
+from webapp.services import log_partitions
 from webapp.services.log_rollups import ROLLUP_TABLES
 
 BATCH_ROWS = 50_000
@@ -123,10 +122,8 @@ def seed(rows, users, days, prices, progress=None, seed=None, timings=None):
     maker = RowMaker(users, prices, seed=seed)
     # Each month of the window gets its partition first (rows not in one would all wait in
     # the default partition).
-    first_month = (maker.now - timedelta(days=days)).date().replace(day=1)
-    with db.engine.begin() as conn:
-        for month in _months_until(first_month, maker.now.date()):
-            conn.execute(text("SELECT llm_call_logs_ensure_partition(:m)"), {"m": month})
+    log_partitions.ensure_months((maker.now - timedelta(days=days)).date(), maker.now.date(),
+                                 wait=True)
     names = ", ".join(f'"{column}"' for column in COLUMNS)
     copy_sql = f"COPY llm_call_logs ({names}) FROM STDIN"
     # The offsets are drawn per batch; batches go from the oldest slice of the window to now.
@@ -180,9 +177,3 @@ def seed(rows, users, days, prices, progress=None, seed=None, timings=None):
         raw.close()
     return sum(batches)
 
-
-def _months_until(first, last):
-    month = first
-    while month <= last:
-        yield month
-        month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
