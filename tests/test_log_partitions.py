@@ -62,7 +62,7 @@ def test_the_migration_moves_every_row_into_the_partitioned_table(scratch_app):
                 _insert(conn, moment, user_id=f"u{number % 2}", request_data='{"prompt": "legs"}',
                         cost_usd=0.5)
             before = conn.execute(text("SELECT * FROM llm_call_logs ORDER BY id")).mappings().all()
-        upgrade(directory=MIGRATIONS)
+        upgrade(directory=MIGRATIONS, revision="0004")
         with db.engine.begin() as conn:
             after = conn.execute(text("SELECT * FROM llm_call_logs ORDER BY id")).mappings().all()
             assert conn.scalar(text(
@@ -72,6 +72,7 @@ def test_the_migration_moves_every_row_into_the_partitioned_table(scratch_app):
         assert [{k: v for k, v in row.items() if k != "call_id"} for row in after] == before
         assert len({row["call_id"] for row in after}) == len(after)
         assert new_id == before[-1]["id"] + 1
+        upgrade(directory=MIGRATIONS)
         assert log_summary.user_summary("u0", 3650, now=now)["total_calls"] == 2
         db.session.remove()
         # And back: the old layout keeps every row too.

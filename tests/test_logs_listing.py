@@ -7,13 +7,15 @@ from decimal import Decimal
 import pytest
 
 from tests.log_factories import LlmCallLogFactory, ago
+from webapp.models.llm_call_log import LlmCallLog
 
 LOG_KEYS = [
     "id", "user_id", "endpoint_name", "method", "timestamp", "duration_ms", "success",
     "http_status_code", "error_message", "error_type", "request_data", "response_summary",
     "llm_operation_type", "workout_id", "training_plan_id", "user_agent", "ip_address", "job_id",
     "model", "prompt_tokens", "completion_tokens", "total_tokens", "cost_usd", "queue_wait_ms",
-    "attempt",
+    "attempt", "call_id", "request_id", "cached_tokens", "reasoning_tokens", "prompt_name",
+    "prompt_version",
 ]
 
 
@@ -120,6 +122,7 @@ def test_a_log_in_json_has_every_column_by_name_with_utc_time_and_a_numeric_cost
     )
     body = client.get(f"/llm-logs/{log.id}", headers=headers).get_json()
     assert list(body) == LOG_KEYS
+    assert set(LOG_KEYS) == set(LlmCallLog.__table__.columns.keys())
     assert body["timestamp"] == "2030-01-02T01:04:05.678901+00:00"
     assert body["cost_usd"] == 0.000123
     assert body["job_id"] == str(job_id)

@@ -205,6 +205,20 @@ class LlmCallLogOut(Schema):
     cost_usd = fields.Float(required=True, allow_none=True)
     queue_wait_ms = fields.Integer(required=True, allow_none=True)
     attempt = fields.Integer(required=True, allow_none=True)
+    call_id = fields.UUID(
+        required=True, metadata={"description": "Made when the call started; a replay lands once."}
+    )
+    request_id = fields.String(
+        required=True, allow_none=True,
+        metadata={"description": "The X-Request-ID of the HTTP request that started the call."},
+    )
+    cached_tokens = fields.Integer(
+        required=True, allow_none=True,
+        metadata={"description": "Input tokens served from the provider's prompt cache."},
+    )
+    reasoning_tokens = fields.Integer(required=True, allow_none=True)
+    prompt_name = fields.String(required=True, allow_none=True)
+    prompt_version = fields.Integer(required=True, allow_none=True)
 
 
 class LlmCallLogItemOut(LlmCallLogOut):

@@ -72,6 +72,12 @@ class LlmCallLog(db.Model):
     queue_wait_ms: Mapped[int | None] = mapped_column(Integer)
     attempt: Mapped[int | None] = mapped_column(Integer)
     call_id: Mapped[uuid.UUID] = mapped_column(Uuid, server_default=text("gen_random_uuid()"))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    # Parts of prompt_tokens (served from the provider's cache) and of completion_tokens.
+    cached_tokens: Mapped[int | None] = mapped_column(Integer)
+    reasoning_tokens: Mapped[int | None] = mapped_column(Integer)
+    prompt_name: Mapped[str | None] = mapped_column(String(64))
+    prompt_version: Mapped[int | None] = mapped_column(Integer)
 
     def __repr__(self):
         return f"<LlmCallLog {self.id} {self.endpoint_name} success={self.success}>"

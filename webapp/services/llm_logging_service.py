@@ -46,6 +46,11 @@ EXTRA_FIELDS = frozenset(
         "cost_usd",
         "queue_wait_ms",
         "attempt",
+        "request_id",
+        "cached_tokens",
+        "reasoning_tokens",
+        "prompt_name",
+        "prompt_version",
     }
 )
 
