@@ -1,5 +1,6 @@
 """Settings, read from the environment once, when a config class is imported."""
 
+import json
 import os
 
 
@@ -19,15 +20,63 @@ def database_url(raw):
     return raw
 
 
-# USD per million tokens, (input, output). A model missing here is logged with a null cost.
+# USD per million tokens, standard tier: OpenAI's list prices (openai.com/api/pricing) as
+# they stood in August 2025 and were still listed in June 2026. A model missing here is
+# logged with a null cost; a dated snapshot (gpt-4o-mini-2024-07-18) is priced under its
+# undated name (webapp.llm.pricing).
 DEFAULT_LLM_PRICES = {
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4.1": (2.00, 8.00),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1-nano": (0.10, 0.40),
-    "offline-rules-v1": (0.0, 0.0),
+    "gpt-4o-mini": {"input": 0.15, "cached_input": 0.075, "output": 0.60},
+    "gpt-4o": {"input": 2.50, "cached_input": 1.25, "output": 10.00},
+    "gpt-4.1": {"input": 2.00, "cached_input": 0.50, "output": 8.00},
+    "gpt-4.1-mini": {"input": 0.40, "cached_input": 0.10, "output": 1.60},
+    "gpt-4.1-nano": {"input": 0.10, "cached_input": 0.025, "output": 0.40},
+    "o3": {"input": 2.00, "cached_input": 0.50, "output": 8.00},
+    "o3-mini": {"input": 1.10, "cached_input": 0.55, "output": 4.40},
+    "o4-mini": {"input": 1.10, "cached_input": 0.275, "output": 4.40},
+    "gpt-5": {"input": 1.25, "cached_input": 0.125, "output": 10.00},
+    "gpt-5-mini": {"input": 0.25, "cached_input": 0.025, "output": 2.00},
+    "gpt-5-nano": {"input": 0.05, "cached_input": 0.005, "output": 0.40},
+    "offline-rules-v1": {"input": 0.0, "cached_input": 0.0, "output": 0.0},
 }
+_PRICE_KEYS = {"input", "output", "cached_input"}
+
+
+def llm_prices(path):
+    """The price table: the JSON file at `path` (LLM_PRICES_FILE) in place of the default.
+
+    The file is `{"model": {"input": x, "output": y, "cached_input": z}}` in USD per million
+    tokens (`cached_input` optional). A file that cannot be used stops the process with one
+    line saying why, rather than logging every call with a wrong or null cost.
+    """
+    if not path:
+        return DEFAULT_LLM_PRICES
+    try:
+        with open(path, encoding="utf-8") as handle:
+            table = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"LLM_PRICES_FILE {path}: cannot read it as JSON ({exc}).") from None
+    if not isinstance(table, dict) or not table:
+        raise SystemExit(f"LLM_PRICES_FILE {path}: expected a non-empty JSON object of models.")
+    for model, price in table.items():
+        problem = _price_problem(price)
+        if problem:
+            raise SystemExit(f"LLM_PRICES_FILE {path}: model {model!r}: {problem}.")
+    return table
+
+
+def _price_problem(price):
+    if not isinstance(price, dict):
+        return 'expected {"input": x, "output": y, "cached_input": z}'
+    missing = {"input", "output"} - set(price)
+    if missing:
+        return f"missing {', '.join(sorted(missing))}"
+    unknown = set(price) - _PRICE_KEYS
+    if unknown:
+        return f"unknown key {', '.join(sorted(unknown))}"
+    for key, value in price.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            return f"{key} must be a number of USD per million tokens, at least 0"
+    return None
 
 
 class Config:
@@ -64,7 +113,8 @@ class Config:
     LLM_MAX_RETRIES = int(os.environ.get("LLM_MAX_RETRIES", "2"))
     LLM_BACKOFF_BASE_S = float(os.environ.get("LLM_BACKOFF_BASE_S", "1"))
     LLM_BACKOFF_MAX_S = 10.0
-    LLM_PRICES = DEFAULT_LLM_PRICES
+    LLM_PRICES_FILE = os.environ.get("LLM_PRICES_FILE") or None
+    LLM_PRICES = llm_prices(LLM_PRICES_FILE)
 
     # Jobs: a claim's lease is the longest run plus this margin; the sweeper runs in every
     # worker at this interval and sends again a job not sent for JOB_RESEND_AFTER_S.

@@ -35,6 +35,17 @@ VALID_PRINCIPLES = {
     "progression": "Build for three weeks, deload in the fourth.",
 }
 DEFAULT_USAGE = {"prompt_tokens": 120, "completion_tokens": 80, "total_tokens": 200}
+# The usage block as OpenAI sends it: cached input is part of prompt_tokens, reasoning part of
+# completion_tokens.
+OPENAI_USAGE = {
+    "prompt_tokens": 2006,
+    "completion_tokens": 300,
+    "total_tokens": 2306,
+    "prompt_tokens_details": {"cached_tokens": 1920, "audio_tokens": 0},
+    "completion_tokens_details": {"reasoning_tokens": 64, "audio_tokens": 0,
+                                  "accepted_prediction_tokens": 0,
+                                  "rejected_prediction_tokens": 0},
+}
 
 
 @dataclass
@@ -51,7 +62,12 @@ class FakeLlm:
     """The scripted server; `url` is its OpenAI base URL."""
 
     def __init__(self, model="gpt-4o-mini"):
-        self.model = model
+        # The model the answers name: None echoes the model asked for; a real provider names
+        # a dated snapshot of it ("gpt-4o-mini-2024-07-18").
+        self.model = None
+        self.fallback_model = model
+        # The usage block of unscripted replies.
+        self.usage = DEFAULT_USAGE
         self.script = deque()
         self.requests = []
         # Called (with no arguments) as each request arrives, to look at the caller meanwhile.
@@ -79,16 +95,27 @@ class FakeLlm:
             self.on_request = None
             self.default_delay_s = 0.0
             self.max_in_flight = 0
+            self.model = None
+            self.usage = DEFAULT_USAGE
+
+    def answer_as(self, model, usage=None):
+        """Name `model` in every answer (a dated snapshot, say) and report `usage` in the
+        unscripted ones, as OpenAI does."""
+        self.model = model
+        if usage is not None:
+            self.usage = usage
+        return self
 
     def then(self, status=200, body=None, headers=None, delay_s=0.0):
         """Queue the next reply."""
         self.script.append(Reply(status, body, headers or {}, delay_s))
         return self
 
-    def then_content(self, content, usage=DEFAULT_USAGE):
-        """Queue a 200 whose assistant message is `content` (text, or an object as JSON)."""
+    def then_content(self, content, usage=DEFAULT_USAGE, model=None):
+        """Queue a 200 whose assistant message is `content` (text, or an object as JSON),
+        naming `model` (by default that of answer_as, else the fake's own)."""
         text = content if isinstance(content, str) else json.dumps(content)
-        return self.then(body=self._completion(text, usage))
+        return self.then(body=self._completion(text, usage, model))
 
     def wait_for_requests(self, count, timeout=10):
         """Block until the server has seen `count` requests."""
@@ -98,12 +125,12 @@ class FakeLlm:
                 raise AssertionError(f"saw {len(self.requests)} LLM requests, expected {count}")
             time.sleep(0.02)
 
-    def _completion(self, content, usage=DEFAULT_USAGE):
+    def _completion(self, content, usage=DEFAULT_USAGE, model=None, requested=None):
         return {
             "id": "chatcmpl-test",
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": self.model,
+            "model": model or self.model or requested or self.fallback_model,
             "choices": [{"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": content}}],
             "usage": usage,
@@ -112,7 +139,8 @@ class FakeLlm:
     def _default_reply(self, payload):
         name = payload.get("response_format", {}).get("json_schema", {}).get("name")
         content = VALID_PRINCIPLES if name == "training_principles" else VALID_WORKOUT
-        return Reply(body=self._completion(json.dumps(content)), delay_s=self.default_delay_s)
+        body = self._completion(json.dumps(content), self.usage, requested=payload.get("model"))
+        return Reply(body=body, delay_s=self.default_delay_s)
 
     def _wsgi(self, environ, start_response):
         request = Request(environ)

@@ -10,7 +10,13 @@ ADMIN_ROUTES = [
     "/llm-logs/stats/top-users",
     "/llm-logs/stats/endpoint-latency",
     "/llm-logs/stats/error-rates",
+    "/llm-logs/stats/costliest",
+    "/llm-logs/stats/slowest",
+    "/llm-logs/stats/by-model",
+    "/llm-logs/stats/revisions",
 ]
+FURTHER_ANALYTICS = ADMIN_ROUTES[4:]
+TOP_CALLS = ["/llm-logs/stats/costliest", "/llm-logs/stats/slowest"]
 
 
 def _assert_bad_field(response, field):
@@ -56,7 +62,7 @@ def test_days_outside_1_to_365_or_not_an_integer_is_400_on_user_routes(client, a
 @pytest.mark.parametrize("value", ["0", "366"] + BAD_INTEGERS[:4])
 @pytest.mark.parametrize(
     "url", ["/llm-logs/stats/top-users", "/llm-logs/stats/endpoint-latency",
-            "/llm-logs/stats/error-rates"],
+            "/llm-logs/stats/error-rates"] + FURTHER_ANALYTICS,
 )
 def test_days_outside_1_to_365_is_400_on_the_analytics(client, auth, url, value):
     _, headers = auth.admin()
@@ -67,10 +73,18 @@ def test_days_outside_1_to_365_is_400_on_the_analytics(client, auth, url, value)
     ("/llm-logs/my-logs", "0"), ("/llm-logs/my-logs", "501"), ("/llm-logs/", "0"),
     ("/llm-logs/", "501"), ("/llm-logs/stats/top-users", "0"),
     ("/llm-logs/stats/top-users", "101"), ("/llm-logs/", "x"), ("/llm-logs/", "9" * 400),
+    *[(url, value) for url in TOP_CALLS for value in ("0", "101", "x")],
 ])
 def test_limit_out_of_its_range_is_400(client, auth, url, value):
     _, headers = auth.admin()
     _assert_bad_field(client.get(url, headers=headers, query_string={"limit": value}), "limit")
+
+
+@pytest.mark.parametrize("url", FURTHER_ANALYTICS)
+def test_a_user_id_longer_than_a_uuid_is_400_on_the_further_analytics(client, auth, url):
+    _, headers = auth.admin()
+    _assert_bad_field(client.get(url, headers=headers, query_string={"user_id": "u" * 37}),
+                      "user_id")
 
 
 @pytest.mark.parametrize("value", ["-1", "x", "1.0", str(2**63), "9" * 100])
@@ -88,7 +102,8 @@ def test_the_largest_offset_is_an_empty_page_not_an_error(client, auth):
 
 
 @pytest.mark.parametrize("url,limit", [("/llm-logs/my-logs", 500), ("/llm-logs/", 500),
-                                       ("/llm-logs/stats/top-users", 100)])
+                                       ("/llm-logs/stats/top-users", 100),
+                                       *[(url, 100) for url in TOP_CALLS]])
 def test_the_bounds_themselves_are_accepted(client, auth, url, limit):
     _, headers = auth.admin()
     for params in ({"limit": 1}, {"limit": limit}, {"days": 1}, {"days": 365}):

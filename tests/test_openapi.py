@@ -50,7 +50,9 @@ def test_every_route_documents_bearer_auth_and_its_401(spec):
 
 def test_admin_routes_document_their_403(spec):
     for path in ["/llm-logs/", "/llm-logs/stats/top-users", "/llm-logs/stats/endpoint-latency",
-                 "/llm-logs/stats/error-rates"]:
+                 "/llm-logs/stats/error-rates", "/llm-logs/stats/costliest",
+                 "/llm-logs/stats/slowest", "/llm-logs/stats/by-model",
+                 "/llm-logs/stats/revisions"]:
         assert "403" in spec["paths"][path]["get"]["responses"], path
 
 

@@ -76,7 +76,7 @@ def test_create_workout_answers_202_and_the_job_yields_the_workout(app, client, 
     fetched = client.get(f"/workouts/{workout['id']}", headers=headers).get_json()
     assert fetched["exercises"] == workout["exercises"]
     assert set(fetched) == {"id", "title", "description", "duration_minutes", "difficulty",
-                            "exercises", "version", "created_at", "updated_at"}
+                            "exercises", "version", "created_at", "updated_at", "llm_usage"}
     # The user's own text went verbatim into the last user message, as JSON was asked for.
     [sent] = llm.requests
     assert sent["messages"][-1] == {"role": "user", "content": "30 minute leg workout"}

@@ -347,3 +347,71 @@ class ErrorRatesOut(Schema):
     """The error rate per operation type: the answer of GET /llm-logs/stats/error-rates."""
 
     items = fields.List(fields.Nested(ErrorRateItemOut), required=True)
+
+
+class StatsQuery(Schema):
+    """The query parameters of GET /llm-logs/stats/by-model and /stats/revisions."""
+
+    days = _days(7, "Only the last `days` days.")
+    user_id = _filter_text(36, "Only this user's (the user's UUID).")
+
+
+class TopCallsQuery(StatsQuery):
+    """The query parameters of GET /llm-logs/stats/costliest and /stats/slowest."""
+
+    limit = _limit(10, 100)
+
+
+class TopCallsOut(Schema):
+    """Calls ranked by cost or duration: the answer of /stats/costliest and /stats/slowest."""
+
+    items = fields.List(fields.Nested(LlmCallLogItemOut), required=True)
+
+
+class ByModelItemOut(Schema):
+    """The calls of one model and prompt version."""
+
+    model = fields.String(required=True, allow_none=True)
+    prompt_name = fields.String(required=True, allow_none=True)
+    prompt_version = fields.Integer(required=True, allow_none=True)
+    calls = fields.Integer(required=True)
+    failed_calls = fields.Integer(required=True)
+    error_rate = fields.Float(
+        required=True, metadata={"description": "Percent of failed calls, 2 decimals."}
+    )
+    avg_duration_ms = fields.Float(required=True, allow_none=True)
+    p95_duration_ms = fields.Float(required=True, allow_none=True)
+    total_tokens = fields.Integer(required=True)
+    total_cost_usd = fields.Float(required=True)
+
+
+class ByModelOut(Schema):
+    """Calls per model and prompt version: the answer of GET /llm-logs/stats/by-model."""
+
+    items = fields.List(fields.Nested(ByModelItemOut), required=True)
+
+
+class RevisionsItemOut(Schema):
+    """What users did with the revisions one model and prompt version proposed."""
+
+    model = fields.String(required=True, allow_none=True)
+    prompt_version = fields.Integer(required=True, allow_none=True)
+    revisions = fields.Integer(required=True, metadata={"description": "Proposed in the window."})
+    accepted = fields.Integer(required=True)
+    superseded = fields.Integer(
+        required=True, metadata={"description": "Replaced by a newer revision before an accept."}
+    )
+    pending = fields.Integer(required=True, metadata={"description": "Still waiting."})
+    acceptance_rate = fields.Float(
+        required=True, metadata={"description": "accepted ÷ revisions × 100, 2 decimals."}
+    )
+    median_seconds_to_accept = fields.Float(
+        required=True, allow_none=True,
+        metadata={"description": "From proposal to accept; null when none was accepted."},
+    )
+
+
+class RevisionsOut(Schema):
+    """Revision outcomes per model and prompt version: GET /llm-logs/stats/revisions."""
+
+    items = fields.List(fields.Nested(RevisionsItemOut), required=True)

@@ -6,12 +6,17 @@ from webapp.api.log_schemas import (
     AllLogsPageOut,
     AllLogsQuery,
     AnalyticsWindowQuery,
+    ByModelOut,
     EndpointLatencyOut,
     ErrorRatesOut,
     LlmCallLogOut,
     OwnLogsPageOut,
     OwnLogsQuery,
+    RevisionsOut,
+    StatsQuery,
     SummaryQuery,
+    TopCallsOut,
+    TopCallsQuery,
     TopUsersOut,
     TopUsersQuery,
     UsageSummaryOut,
@@ -112,3 +117,40 @@ def endpoint_latency(query):
 def error_rates(query):
     """Calls, failed calls and the error rate per operation type, highest first (admins)."""
     return {"items": log_analytics.error_rates(**query)}
+
+
+@bp.get("/stats/costliest")
+@admin_required
+@bp.input(TopCallsQuery, location="query", arg_name="query")
+@bp.output(TopCallsOut)
+def costliest(query):
+    """The costliest calls of the last `days` days, calls without a cost last (admins)."""
+    return {"items": log_analytics.costliest(**query)}
+
+
+@bp.get("/stats/slowest")
+@admin_required
+@bp.input(TopCallsQuery, location="query", arg_name="query")
+@bp.output(TopCallsOut)
+def slowest(query):
+    """The slowest calls of the last `days` days, calls without a duration last (admins)."""
+    return {"items": log_analytics.slowest(**query)}
+
+
+@bp.get("/stats/by-model")
+@admin_required
+@bp.input(StatsQuery, location="query", arg_name="query")
+@bp.output(ByModelOut)
+def by_model(query):
+    """Calls, errors, durations, tokens and cost per model and prompt version (admins)."""
+    return {"items": log_analytics.by_model(**query)}
+
+
+@bp.get("/stats/revisions")
+@admin_required
+@bp.input(StatsQuery, location="query", arg_name="query")
+@bp.output(RevisionsOut)
+def revisions(query):
+    """What users did with the revisions proposed in the last `days` days, per model and
+    prompt version: accepted, superseded, pending, and how long acceptance took (admins)."""
+    return {"items": log_analytics.revisions(**query)}

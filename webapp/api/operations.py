@@ -7,7 +7,7 @@ from webapp.api import schemas
 from webapp.api.validation import json_body
 from webapp.auth import current_user, login_required
 from webapp.models import Workout
-from webapp.services import jobs, revisions
+from webapp.services import jobs, llm_usage, revisions
 from webapp.services.llm_logging_service import request_meta_from_request
 
 bp = APIBlueprint("operations", __name__, tag="LLM operations")
@@ -74,5 +74,6 @@ def revise_workout(workout_id, headers, body):
                         "version of the workout."})
 def accept_revision(workout_id, body):
     """Apply a pending revision (the given one, or the latest) to the workout."""
-    workout = revisions.accept(current_user(), workout_id, body.get("revision_id"))
-    return workout.to_dict()
+    user = current_user()
+    workout = revisions.accept(user, workout_id, body.get("revision_id"))
+    return {**workout.to_dict(), "llm_usage": llm_usage.of_workout(user.id, workout.id)}

@@ -88,6 +88,15 @@ class ExerciseOut(Schema):
     notes = fields.String(required=True)
 
 
+class LlmUsageOut(Schema):
+    """What the LLM cost an object over its life: every logged call about it."""
+
+    calls = fields.Integer(required=True, metadata={
+        "description": "Logged calls about it: its creation, revisions and accepts."})
+    total_tokens = fields.Integer(required=True)
+    total_cost_usd = fields.Float(required=True, metadata={"description": "The known costs, summed."})
+
+
 class WorkoutOut(Schema):
     """A workout: the answer of GET /workouts/{workout_id} and of accepting a revision."""
 
@@ -100,6 +109,7 @@ class WorkoutOut(Schema):
     version = fields.Integer(required=True)
     created_at = UtcDateTime(required=True)
     updated_at = UtcDateTime(required=True)
+    llm_usage = fields.Nested(LlmUsageOut, required=True)
 
 
 class WorkoutItemOut(WorkoutOut):
@@ -142,3 +152,4 @@ class TrainingPlanOut(Schema):
     weekly_structure = fields.String(required=True)
     progression = fields.String(required=True)
     created_at = UtcDateTime(required=True)
+    llm_usage = fields.Nested(LlmUsageOut, required=True)

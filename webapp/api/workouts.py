@@ -5,6 +5,7 @@ from apiflask import APIBlueprint
 from webapp.api import schemas
 from webapp.auth import current_user, login_required
 from webapp.models import TrainingPlan, Workout
+from webapp.services import llm_usage
 
 bp = APIBlueprint("workouts", __name__, tag="Workouts")
 
@@ -15,9 +16,11 @@ bp = APIBlueprint("workouts", __name__, tag="Workouts")
 @bp.output(schemas.WorkoutListOut)
 def list_workouts(query):
     """Your workouts, newest first."""
-    workouts, total = Workout.page_owned(current_user(), query["limit"], query["offset"])
+    user = current_user()
+    workouts, total = Workout.page_owned(user, query["limit"], query["offset"])
+    usage = llm_usage.of_workouts(user.id, [workout.id for workout in workouts])
     return {
-        "items": [workout.to_dict() for workout in workouts],
+        "items": [{**workout.to_dict(), "llm_usage": usage[workout.id]} for workout in workouts],
         "total": total,
         "limit": query["limit"],
         "offset": query["offset"],
@@ -29,7 +32,9 @@ def list_workouts(query):
 @bp.output(schemas.WorkoutOut)
 def get_workout(workout_id):
     """One of your workouts."""
-    return Workout.get_owned_or_404(workout_id, current_user()).to_dict()
+    user = current_user()
+    workout = Workout.get_owned_or_404(workout_id, user)
+    return {**workout.to_dict(), "llm_usage": llm_usage.of_workout(user.id, workout.id)}
 
 
 @bp.get("/training-plans/<int:plan_id>")
@@ -37,4 +42,6 @@ def get_workout(workout_id):
 @bp.output(schemas.TrainingPlanOut)
 def get_training_plan(plan_id):
     """One of your training plans."""
-    return TrainingPlan.get_owned_or_404(plan_id, current_user()).to_dict()
+    user = current_user()
+    plan = TrainingPlan.get_owned_or_404(plan_id, user)
+    return {**plan.to_dict(), "llm_usage": llm_usage.of_training_plan(user.id, plan.id)}

@@ -9,14 +9,13 @@ import email.utils
 import functools
 import random
 import time
-from decimal import Decimal
 
 import httpx2
 import openai
 from flask import current_app
 from pydantic import ValidationError
 
-from webapp.llm import offline
+from webapp.llm import offline, pricing, prompts
 from webapp.llm.errors import InvalidLLMOutput
 from webapp.llm.schemas import JSON_SCHEMAS, SCHEMA_NAMES
 
@@ -49,43 +48,37 @@ def openai_client(api_key, base_url, timeout_s, connections=100):
     )
 
 
-def cost_usd(model, prompt_tokens, completion_tokens, prices):
-    """USD cost from a price table of (input, output) USD per million tokens; None if unknown."""
-    price = prices.get(model)
-    if price is None or prompt_tokens is None or completion_tokens is None:
-        return None
-    per_million = Decimal(prompt_tokens) * Decimal(str(price[0])) + Decimal(
-        completion_tokens
-    ) * Decimal(str(price[1]))
-    return (per_million / Decimal(1_000_000)).quantize(Decimal("0.000001"))
-
-
 def complete(kind, messages, call_logger):
     """Ask the LLM for one JSON answer of this kind; return it validated, as a dict.
 
-    The model, tokens and cost go on `call_logger` as soon as the response arrives, so
-    an answer that fails validation is still logged with what it cost.
+    The prompt's name and version go on `call_logger` before the request, and the model,
+    tokens and cost as soon as the response arrives, so a call that fails is still logged
+    with the prompt that built it and an answer that fails validation with what it cost.
     """
     config = current_app.config
+    template = prompts.BY_KIND[kind]
+    call_logger.set_fields(prompt_name=template.name, prompt_version=template.version)
     client = openai_client(config["OPENAI_API_KEY"], config["OPENAI_BASE_URL"],
                            config["LLM_TIMEOUT_S"], config["WORKER_CONCURRENCY"])
+    requested = config["LLM_MODEL"]
     response = client.chat.completions.create(
-        model=config["LLM_MODEL"],
+        model=requested,
         messages=messages,
         response_format={
             "type": "json_schema",
             "json_schema": {"name": kind, "schema": JSON_SCHEMAS[kind]},
         },
     )
-    usage = response.usage
-    prompt_tokens = usage.prompt_tokens if usage else None
-    completion_tokens = usage.completion_tokens if usage else None
+    usage = pricing.usage_of(response)
+    price = pricing.price_for(config["LLM_PRICES"], response.model, requested)
     call_logger.set_fields(
         model=response.model,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        total_tokens=usage.total_tokens if usage else None,
-        cost_usd=cost_usd(response.model, prompt_tokens, completion_tokens, config["LLM_PRICES"]),
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+        cached_tokens=usage.cached_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+        cost_usd=pricing.cost_usd(price, usage),
     )
     return parse_answer(kind, response)
 

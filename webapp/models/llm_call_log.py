@@ -39,6 +39,14 @@ class LlmCallLog(db.Model):
             db.text("id DESC"),
             postgresql_where=db.text("NOT success"),
         ),
+        # The costliest and slowest calls of a window, read in index order (migration 0006).
+        Index("idx_llm_logs_cost", db.text("cost_usd DESC NULLS LAST")),
+        Index("idx_llm_logs_duration", db.text("duration_ms DESC NULLS LAST")),
+        # The calls about one workout or plan: their llm_usage.
+        Index("idx_llm_logs_workout_id", "workout_id",
+              postgresql_where=db.text("workout_id IS NOT NULL")),
+        Index("idx_llm_logs_training_plan_id", "training_plan_id",
+              postgresql_where=db.text("training_plan_id IS NOT NULL")),
         # A replayed row lands once; a unique key of a partitioned table holds its partition key.
         UniqueConstraint("call_id", "timestamp"),
         {"postgresql_partition_by": "RANGE (timestamp)"},

@@ -80,6 +80,7 @@ class WorkoutRevision(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'accepted', 'superseded')", name="status"),
         Index("ix_workout_revisions_workout_id_status", "workout_id", "status"),
+        Index("ix_workout_revisions_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -92,6 +93,10 @@ class WorkoutRevision(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who wrote it (SPEC section 15): the model the LLM's response named and the prompt.
+    model: Mapped[str | None] = mapped_column(String(128))
+    prompt_name: Mapped[str | None] = mapped_column(String(64))
+    prompt_version: Mapped[int | None] = mapped_column(Integer)
 
     @classmethod
     def supersede_pending(cls, workout_id, except_id=None):

@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 
 from apiflask import HTTPError
@@ -279,6 +280,16 @@ def _bind(db):
     return db.engine
 
 
+# The innermost call being logged in this thread or task, for code that runs inside a
+# logging context without being handed its logger (say, storing what the call produced).
+_current_call = ContextVar("current_llm_call", default=None)
+
+
+def current_call():
+    """The LlmCallLogger of the innermost logging context around the caller, or None."""
+    return _current_call.get()
+
+
 def _config(key, default):
     return current_app.config.get(key, default) if has_app_context() else default
 
@@ -294,12 +305,15 @@ def log_llm_call(user, endpoint_name, llm_operation_type, request_data=None, *,
     )
     call_logger.set_fields(**fields)
     call_logger.start_logging(request_data)
+    token = _current_call.set(call_logger)
     try:
         yield call_logger
     except BaseException as exc:
         if not call_logger.logged:
             call_logger.log_error(exc)
         raise
+    finally:
+        _current_call.reset(token)
     if not call_logger.logged:
         call_logger.log_success()
 

@@ -16,6 +16,7 @@ from webapp.llm import client, prompts
 from webapp.models import TrainingPlan, User, Workout, WorkoutRevision
 from webapp.services import jobs
 from webapp.services.llm_logging_service import (
+    current_call,
     log_training_principles_creation,
     log_workout_creation,
     log_workout_revision,
@@ -170,6 +171,7 @@ def revise_workout(run):
         revision = WorkoutRevision(
             workout_id=workout_id, user_id=run.user_id, job_id=run.job_id,
             base_version=seen["base_version"], feedback=feedback, revised=draft, status="pending",
+            **written_by(current_call()),
         )
         db.session.add(revision)
         db.session.flush()
@@ -182,6 +184,11 @@ def revise_workout(run):
 
     _attempt_until_done(run, log_workout_revision, {"workout_id": workout_id, "feedback": feedback},
                         "workout_revision", ask, store, refs={"workout_id": workout_id})
+
+
+def written_by(call):
+    """The model and prompt a revision was written by: those of the call that wrote it."""
+    return {key: call.fields.get(key) for key in ("model", "prompt_name", "prompt_version")}
 
 
 def _discard(call):

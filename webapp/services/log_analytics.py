@@ -1,4 +1,4 @@
-"""The seed's three example queries as admin analytics, over every user's calls.
+"""Admin analytics: the seed's three example queries, and the further ones of SPEC section 8.
 
 Each answers what the seed's SQL answers on the same rows, with an optional time window
 (`days`, as the seed's `NOW() - INTERVAL 'n days'`) and a last ORDER BY key so that ties come
@@ -8,6 +8,10 @@ averages and rates are the seed's own expressions over those sums.
 
 from datetime import timedelta
 
+from sqlalchemy import select, text
+
+from webapp.extensions import db
+from webapp.models import LlmCallLog
 from webapp.services.log_rollups import WindowQuery, utc_now
 
 _TOP_USERS = """
@@ -89,3 +93,119 @@ def error_rates(days=None, now=None):
         }
         for row in rows
     ]
+
+
+# The further analytics (SPEC section 8): each over the last `days` days, optionally of one
+# user. They read the log (and the revisions) directly, exact at once: the costliest and
+# slowest calls walk the cost (duration) index of the window's partitions from the top and
+# stop at `limit`; by-model and revisions group the window's rows.
+def _window(days, user_id, now, column='"timestamp"', user_column="user_id"):
+    params = {"since": (now or utc_now()) - timedelta(days=days)}
+    where = f"{column} >= :since"
+    if user_id is not None:
+        params["user_id"] = str(user_id)
+        where += f" AND {user_column} = :user_id"
+    return where, params
+
+
+def _top_calls(order_column, days, limit, user_id, now):
+    conditions = [LlmCallLog.timestamp >= (now or utc_now()) - timedelta(days=days)]
+    if user_id is not None:
+        conditions.append(LlmCallLog.user_id == str(user_id))
+    return db.session.scalars(
+        select(LlmCallLog)
+        .where(*conditions)
+        .order_by(order_column.desc().nulls_last(), LlmCallLog.timestamp.desc(),
+                  LlmCallLog.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def costliest(days=7, limit=10, user_id=None, now=None):
+    """The window's calls by cost, highest first, calls without a cost last: LlmCallLog rows."""
+    return _top_calls(LlmCallLog.cost_usd, days, limit, user_id, now)
+
+
+def slowest(days=7, limit=10, user_id=None, now=None):
+    """The window's calls by duration, longest first, calls without one last: LlmCallLog rows."""
+    return _top_calls(LlmCallLog.duration_ms, days, limit, user_id, now)
+
+
+_BY_MODEL = """
+SELECT model, prompt_name, prompt_version,
+       count(*) AS calls,
+       count(*) FILTER (WHERE NOT success) AS failed_calls,
+       round(count(*) FILTER (WHERE NOT success) * 100.0 / count(*), 2) AS error_rate,
+       avg(duration_ms) AS avg_duration_ms,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_duration_ms,
+       coalesce(sum(total_tokens), 0) AS total_tokens,
+       coalesce(sum(cost_usd), 0) AS total_cost_usd
+FROM llm_call_logs
+WHERE {where}
+GROUP BY model, prompt_name, prompt_version
+ORDER BY calls DESC, model, prompt_name, prompt_version
+"""
+
+
+def by_model(days=7, user_id=None, now=None):
+    """Calls, failures, durations, tokens and cost per (model, prompt_name, prompt_version):
+    a list of dicts."""
+    where, params = _window(days, user_id, now)
+    rows = db.session.execute(text(_BY_MODEL.format(where=where)), params)
+    return [
+        {
+            "model": row.model,
+            "prompt_name": row.prompt_name,
+            "prompt_version": row.prompt_version,
+            "calls": int(row.calls),
+            "failed_calls": int(row.failed_calls),
+            "error_rate": float(row.error_rate),
+            "avg_duration_ms": _float(row.avg_duration_ms),
+            "p95_duration_ms": _float(row.p95_duration_ms),
+            "total_tokens": int(row.total_tokens),
+            "total_cost_usd": float(row.total_cost_usd),
+        }
+        for row in rows
+    ]
+
+
+_REVISIONS = """
+SELECT model, prompt_version,
+       count(*) AS revisions,
+       count(*) FILTER (WHERE status = 'accepted') AS accepted,
+       count(*) FILTER (WHERE status = 'superseded') AS superseded,
+       count(*) FILTER (WHERE status = 'pending') AS pending,
+       round(count(*) FILTER (WHERE status = 'accepted') * 100.0 / count(*), 2) AS acceptance_rate,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM decided_at - created_at))
+           FILTER (WHERE status = 'accepted') AS median_seconds_to_accept
+FROM workout_revisions
+WHERE {where}
+GROUP BY model, prompt_version
+ORDER BY revisions DESC, model, prompt_version
+"""
+
+
+def revisions(days=7, user_id=None, now=None):
+    """What users did with the revisions proposed in the window, per model and prompt version
+    that wrote them: a list of dicts."""
+    # workout_revisions.user_id is a uuid; compared as text, a user_id that is no UUID
+    # matches nothing instead of failing.
+    where, params = _window(days, user_id, now, column="created_at", user_column="user_id::text")
+    rows = db.session.execute(text(_REVISIONS.format(where=where)), params)
+    return [
+        {
+            "model": row.model,
+            "prompt_version": row.prompt_version,
+            "revisions": int(row.revisions),
+            "accepted": int(row.accepted),
+            "superseded": int(row.superseded),
+            "pending": int(row.pending),
+            "acceptance_rate": float(row.acceptance_rate),
+            "median_seconds_to_accept": _float(row.median_seconds_to_accept),
+        }
+        for row in rows
+    ]
+
+
+def _float(value):
+    return None if value is None else float(value)

@@ -59,7 +59,7 @@ class RowMaker:
         self.now = now or datetime.now(timezone.utc)
         self.model = model
         price = prices.get(model)
-        self.price = (float(price[0]), float(price[1])) if price else None
+        self.price = (float(price["input"]), float(price["output"])) if price else None
         self.op_weights = [op[2] for op in OPERATIONS]
         self.failure_weights = [failure[3] for failure in FAILURES]
 

@@ -21,6 +21,9 @@ def accept(user, workout_id, revision_id=None):
         workout = Workout.get_owned_or_404(workout_id, user, for_update=True)
         revision = find_pending_revision(workout, revision_id)
         call.update_request_data(revision_id=revision.id, revised_workout=revision.summary())
+        # The accept is about the LLM's revision: it counts under the model and prompt that wrote it.
+        call.set_fields(model=revision.model, prompt_name=revision.prompt_name,
+                        prompt_version=revision.prompt_version)
         if revision.base_version != workout.version:
             raise Conflict(
                 f"Revision {revision.id} was made against version {revision.base_version} "

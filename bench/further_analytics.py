@@ -1,0 +1,76 @@
+"""P6: the further analytics and llm_usage at size: their plans and times on seeded rows.
+
+Seeds --rows rows with `flask logs seed`'s generator (90 days), then for costliest, slowest
+(7 and 90 days, everyone and one heavy user), by-model (7 and 90 days) and one workout's
+llm_usage prints the median time over --runs runs and the plan PostgreSQL chose, with each
+service answer checked against the plain SQL. The scratch database is dropped at the end.
+
+    .venv/bin/python bench/further_analytics.py [--rows 1000000] [--runs 10]
+"""
+
+import argparse
+import time
+
+from scratch import median, ms, scratch_app
+
+PLAIN_TOP = """SELECT id FROM llm_call_logs WHERE "timestamp" >= now() - make_interval(days => :d)
+{user} ORDER BY {column} DESC NULLS LAST, "timestamp" DESC, id DESC LIMIT 10"""
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+
+    from sqlalchemy import text
+
+    from webapp.extensions import db
+    from webapp.services import llm_usage, log_analytics, log_seed
+
+    with scratch_app() as app, app.app_context():
+        started = time.monotonic()
+        log_seed.seed(args.rows, 2000, 90, app.config["LLM_PRICES"], seed=1)
+        print(f"seeded {args.rows:,} rows in {time.monotonic() - started:.0f} s")
+        heavy = db.session.execute(text(
+            "SELECT user_id FROM llm_call_logs GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")).scalar()
+        workout = db.session.execute(text(
+            "SELECT user_id, workout_id FROM llm_call_logs WHERE workout_id IS NOT NULL LIMIT 1")).one()
+
+        def timed(label, action, explain=None, params=None):
+            times = []
+            for _ in range(args.runs):
+                begun = time.perf_counter()
+                answer = action()
+                times.append(time.perf_counter() - begun)
+                db.session.rollback()
+            print(f"\n{label}: median {ms(median(times))}")
+            if explain:
+                plan = db.session.execute(text("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + explain),
+                                          params or {}).scalars().all()
+                print("\n".join("    " + line for line in plan[:14]))
+            return answer
+
+        for name, column in (("costliest", "cost_usd"), ("slowest", "duration_ms")):
+            service = getattr(log_analytics, name)
+            for days, user in ((7, None), (90, None), (90, heavy)):
+                sql = PLAIN_TOP.format(column=column, user="AND user_id = :u" if user else "")
+                params = {"d": days, "u": user}
+                rows = timed(f"{name} days={days} user={'heavy' if user else 'all'}",
+                             lambda: service(days=days, user_id=user), sql, params)
+                expected = db.session.execute(text(sql), params).scalars().all()
+                assert [row.id for row in rows] == expected, (name, days, user)
+        for days in (7, 90):
+            timed(f"by-model days={days}", lambda: log_analytics.by_model(days=days),
+                  "SELECT model, prompt_name, prompt_version, count(*), percentile_cont(0.95) "
+                  "WITHIN GROUP (ORDER BY duration_ms) FROM llm_call_logs WHERE \"timestamp\" >= "
+                  "now() - make_interval(days => :d) GROUP BY 1, 2, 3", {"d": days})
+        timed("llm_usage of one workout", lambda: llm_usage.of_workout(workout.user_id,
+                                                                        workout.workout_id),
+              "SELECT count(*), sum(total_tokens), sum(cost_usd) FROM llm_call_logs "
+              "WHERE user_id = :u AND workout_id IS NOT NULL AND workout_id = :w",
+              {"u": workout.user_id, "w": workout.workout_id})
+
+
+if __name__ == "__main__":
+    main()
