@@ -58,6 +58,8 @@ def test_an_admin_creates_lists_and_deletes_a_rule(client, auth):
     assert client.delete(f"/admin/alerts/{rule['id']}", headers=headers).status_code == 204
     assert client.get("/admin/alerts", headers=headers).get_json()["items"] == []
     assert client.delete(f"/admin/alerts/{rule['id']}", headers=headers).status_code == 404
+    for other in ("2335612276630", "0", "01", "abc"):
+        assert client.delete(f"/admin/alerts/{other}", headers=headers).status_code == 404
 
 
 def test_a_rule_without_operation_or_webhook_covers_every_call(client, auth):

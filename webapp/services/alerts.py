@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, text
 
+from webapp.db_limits import INT4_MAX
 from webapp.extensions import db
 from webapp.models import AlertEvent, AlertRule
 from webapp.services.log_rollups import WindowQuery, filter_sql, percent, utc_now
@@ -56,7 +57,7 @@ def list_rules():
 
 def delete_rule(rule_id):
     """Delete a rule (its events stay); False if there was none."""
-    rule = db.session.get(AlertRule, rule_id)
+    rule = db.session.get(AlertRule, rule_id) if 0 < rule_id <= INT4_MAX else None
     if rule is None:
         return False
     db.session.delete(rule)
