@@ -122,6 +122,11 @@ class Config:
     JOB_SWEEP_INTERVAL_S = float(os.environ.get("JOB_SWEEP_INTERVAL_S", "30"))
     JOB_RESEND_AFTER_S = float(os.environ.get("JOB_RESEND_AFTER_S", "120"))
 
+    # Alert rules are evaluated by the workers at this interval (SPEC §18).
+    ALERT_EVAL_INTERVAL_S = float(os.environ.get("ALERT_EVAL_INTERVAL_S", "60"))
+    # OTLP over HTTP: each logged call is also a span, sent to <endpoint>/v1/traces.
+    OTEL_EXPORTER_OTLP_ENDPOINT = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
+
     LOG_REQUEST_DATA = _bool("LOG_REQUEST_DATA", True)
     TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
 

@@ -7,13 +7,14 @@ task modules so the worker knows every task.
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from tasks import llm_operations  # noqa: F401  (registers the tasks)
+from tasks.alerting import start_alerting
 from tasks.sweeper import start_sweeper
 from webapp import create_app
 from webapp.extensions import db
 
 flask_app = create_app()
 celery = flask_app.extensions["celery"]
-_sweeper = {}
+_background = {}
 
 
 @worker_process_init.connect
@@ -24,13 +25,14 @@ def _dispose_engine_after_fork(**_):
 
 
 @worker_ready.connect
-def _start_sweeper(sender=None, **_):
+def _start_background_threads(sender=None, **_):
     # Only for a worker of this Celery app (not, say, a test's embedded worker).
     if getattr(sender, "app", None) is celery:
-        _sweeper["stop"] = start_sweeper(flask_app)
+        _background["sweeper"] = start_sweeper(flask_app)
+        _background["alerts"] = start_alerting(flask_app)
 
 
 @worker_shutdown.connect
-def _stop_sweeper(**_):
-    if "stop" in _sweeper:
-        _sweeper["stop"].set()
+def _stop_background_threads(**_):
+    for stop in _background.values():
+        stop.set()

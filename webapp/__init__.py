@@ -46,9 +46,9 @@ def register_extensions(app):
 
 def register_blueprints(app):
     """Mount the feature blueprints."""
-    from webapp.api import account, jobs, logs, operations, workouts
+    from webapp.api import account, alerts, jobs, logs, operations, workouts
 
-    for module in (account, operations, jobs, workouts, logs):
+    for module in (account, operations, jobs, workouts, logs, alerts):
         app.register_blueprint(module.bp)
 
 
@@ -58,9 +58,10 @@ def register_errorhandlers(app):
 
 
 def register_commands(app):
-    """Add the `flask users ...` and `flask logs ...` commands."""
+    """Add the `flask users ...`, `flask logs ...` and `flask alerts ...` commands."""
     app.cli.add_command(commands.users)
     app.cli.add_command(commands.logs)
+    app.cli.add_command(commands.alerts)
 
 
 def configure_logging(app):

@@ -1,5 +1,5 @@
 """`flask users ...`: create users, issue and revoke their tokens; `flask logs ...`: seed the
-log with realistic rows, recount its rollups."""
+log with realistic rows, recount its rollups; `flask alerts check`: evaluate the alert rules."""
 
 import time
 
@@ -11,10 +11,11 @@ from tqdm import tqdm
 from webapp.extensions import db
 from webapp.models import ApiToken, User
 from webapp.models.user import normalize_email
-from webapp.services import log_rollups, log_seed
+from webapp.services import alerts as alert_rules, log_rollups, log_seed
 
 users = AppGroup("users", help="Manage users and their API tokens.")
 logs = AppGroup("logs", help="Seed the LLM call log and keep its rollups.")
+alerts = AppGroup("alerts", help="Evaluate the alert rules.")
 
 
 def _existing_user(email):
@@ -87,3 +88,12 @@ def rebuild_rollups():
     started = time.monotonic()
     counted = log_rollups.rebuild()
     click.echo(f"Recounted the rollups over {counted} rows in {time.monotonic() - started:.1f} s.")
+
+
+@alerts.command("check")
+def check_alerts():
+    """Evaluate every alert rule now, as the workers do; one line per rule:
+    `<name> ok|firing <value>` (events are made for changes of state, as by the workers)."""
+    for evaluation in alert_rules.evaluate_every_rule():
+        value = "null" if evaluation.value is None else f"{evaluation.value:.12g}"
+        click.echo(f"{evaluation.rule.name} {alert_rules.shown_state(evaluation.rule)} {value}")

@@ -164,6 +164,7 @@ def document_bodies_and_errors(app, spec):
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("HTTPError", ERROR_SCHEMA)
     views = _views_by_operation(app)
+    integer_ids = _integer_path_ids(app)
     for path, operations in spec.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
@@ -177,7 +178,24 @@ def document_bodies_and_errors(app, spec):
                     "description": MESSAGES[status],
                     "content": {"application/json": {"schema": ref}},
                 })
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path" and parameter["name"] in integer_ids.get(path, ()):
+                    parameter["schema"] = {"type": "integer"}
     return spec
+
+
+def _integer_path_ids(app):
+    """{OpenAPI path: names of its integer ids}, also for `int` converters with arguments
+    (which APIFlask documents as strings)."""
+    from webapp.api.converters import IdConverter
+
+    ids = {}
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<(?:[^<:>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        names = {name for name, converter in rule._converters.items()
+                 if isinstance(converter, IdConverter)}
+        ids.setdefault(path, set()).update(names)
+    return ids
 
 
 def _views_by_operation(app):

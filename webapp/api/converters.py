@@ -19,7 +19,17 @@ _DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 class IdConverter(BaseConverter):
-    """An integer id: the int it spells, or None for anything else."""
+    """An integer id: the int it spells, or None for anything else.
+
+    `<int(exclude="events"):rule_id>` leaves one literal segment to a sibling route, so
+    that `/admin/alerts/events` is not also taken for a rule id (its Allow header would
+    name the id route's methods too).
+    """
+
+    def __init__(self, url_map, exclude=None):
+        super().__init__(url_map)
+        if exclude:
+            self.regex = rf"(?!{re.escape(exclude)}$)[^/]+"
 
     def to_python(self, value):
         """The segment as an int if it is a possible int8 id (1 and up), else None."""

@@ -1,5 +1,6 @@
 """The database models; importing this package registers every table on the metadata."""
 
+from webapp.models.alert import AlertEvent, AlertRule
 from webapp.models.api_token import ApiToken
 from webapp.models.job import Job
 from webapp.models.llm_call_log import LlmCallLog
@@ -8,4 +9,7 @@ from webapp.models.training_plan import TrainingPlan
 from webapp.models.user import User
 from webapp.models.workout import Workout, WorkoutRevision
 
-__all__ = ["ApiToken", "Job", "LlmCallLog", "TrainingPlan", "User", "Workout", "WorkoutRevision"]
+__all__ = [
+    "AlertEvent", "AlertRule", "ApiToken", "Job", "LlmCallLog", "TrainingPlan", "User", "Workout",
+    "WorkoutRevision",
+]

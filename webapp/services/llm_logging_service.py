@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, scoped_session
 from werkzeug.exceptions import HTTPException
 
 from webapp.extensions import db as flask_db
-from webapp.services import log_spool
+from webapp.services import call_spans, log_spool
 from webapp.services.log_writer import write_row
 
 log = logging.getLogger(__name__)
@@ -256,6 +256,8 @@ class LlmCallLogger:
             write_row(_bind(self._engine), row)
         except Exception:
             _keep(row)
+        if has_app_context():
+            call_spans.export(row)
 
 
 def _keep(row):
