@@ -25,7 +25,8 @@ def create_app(config_object="config.Config"):
     converters.register(app)
     hops = app.config["TRUSTED_PROXY_HOPS"]
     if hops > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)
+        # x_proto too: the dashboard's cookie is Secure when the client spoke HTTPS to the proxy.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -45,11 +46,13 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    """Mount the feature blueprints."""
+    """Mount the feature blueprints, the /docs assets and the dashboard."""
+    from webapp import api_docs, dashboard
     from webapp.api import account, jobs, logs, operations, workouts
 
-    for module in (account, operations, jobs, workouts, logs):
+    for module in (account, operations, jobs, workouts, logs, api_docs):
         app.register_blueprint(module.bp)
+    dashboard.register(app)
 
 
 def register_errorhandlers(app):
