@@ -27,6 +27,7 @@ bench: install
 	$(PY) bench/aggregate_reads.py --rows 200000 --runs 20
 	$(PY) bench/pipeline_throughput.py --small
 	$(PY) bench/calls_in_flight.py --small
+	$(PY) bench/dashboard_pages.py --rows 200000 --runs 10
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

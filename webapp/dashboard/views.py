@@ -45,8 +45,10 @@ def root():
 
 @bp.before_request
 def _protect_forms():
-    # Who is signed in is looked up afresh for each request (g can outlive one in tests).
+    # Who is signed in, and Flask-WTF's signed CSRF token, are made afresh for each request:
+    # g outlives a request where an app context was pushed around several (tests, scripts).
     g.pop("dashboard_user", None)
+    g.pop("csrf_token", None)
     # Every state-changing form of the dashboard carries Flask-WTF's CSRF token.
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()
