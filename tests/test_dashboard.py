@@ -187,3 +187,27 @@ def test_a_users_daily_percentiles_are_within_one_percent_of_sql(app_ctx):
         assert point["p50_duration_ms"] == pytest.approx(row.p50, rel=0.01, abs=1)
         assert point["p95_duration_ms"] == pytest.approx(row.p95, rel=0.01, abs=1)
     assert len(series) == 8
+
+
+def _next_page(body):
+    link = re.search(r'href="\?([^"]+)" data-action="next-page"', body)
+    return link and link.group(1).replace("&amp;", "&")
+
+
+def _row_ids(body):
+    return [int(i) for i in re.findall(r'<tr data-log-id="(\d+)"', body)]
+
+
+def test_the_admin_listing_pages_by_cursor_as_the_admin_route_does(client, auth, app_ctx):
+    for index in range(130):
+        LlmCallLogFactory(user_id=f"u{index % 2}", timestamp=ago(minutes=index))
+    _, admin = auth.admin()
+    _sign_in(client, admin)
+    first = client.get("/dashboard/admin").get_data(as_text=True)
+    api = client.get("/llm-logs/?limit=100", headers=admin).get_json()
+    assert _row_ids(first) == [item["id"] for item in api["items"]]
+    second = client.get("/dashboard/admin?" + _next_page(first))
+    assert second.status_code == 200
+    rest = client.get(f"/llm-logs/?limit=100&cursor={api['next_cursor']}", headers=admin).get_json()
+    assert _row_ids(second.get_data(as_text=True)) == [item["id"] for item in rest["items"]]
+    assert _next_page(second.get_data(as_text=True)) is None

@@ -5,7 +5,7 @@ services the API uses, and renders a template.
 """
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 
 from flask import abort, g, redirect, render_template, request, url_for
@@ -26,6 +26,7 @@ DEFAULT_DAYS = 7
 PAGE_SIZE = 100
 # my-logs' filter names, kept in the page's URL.
 LOG_FILTERS = ("endpoint_name", "llm_operation_type", "success")
+PAGE_PARAMETERS = (*LOG_FILTERS, "days", "cursor")
 CARDS = (
     ("total_calls", "Calls", "count"),
     ("success_rate", "Success rate", "percent"),
@@ -83,8 +84,10 @@ def signed_in(view):
 
 def _page_query():
     """The page's days and my-logs filters, checked as my-logs checks them (400 page if bad)."""
-    args = {key: value for key, value in request.args.items() if value != ""}
-    args.pop("user_id", None)
+    # Only the names the page uses; anything else in the URL (user_id, limit, ...) is not a
+    # my-logs filter here.
+    args = {key: value for key, value in request.args.items()
+            if key in PAGE_PARAMETERS and value != ""}
     try:
         query = OwnLogsQuery().load({**args, "limit": PAGE_SIZE})
     except ValidationError as exc:
@@ -171,11 +174,13 @@ def admin():
     filters = LogFilters(
         user_id=user_id, endpoint_name=query.get("endpoint_name"),
         llm_operation_type=query.get("llm_operation_type"), success=query.get("success"),
-        since=now - timedelta(days=days),
+        since=_window_start(query, now),
     )
     page = _logs_page(lambda: log_queries.list_all_logs(filters, limit=PAGE_SIZE,
                                                         cursor=query.get("cursor")))
     extra = {"user_id": user_id} if user_id else {}
+    # The admin listing's cursor is bound to its window's start, so the next page keeps it.
+    next_extra = {**extra, "since": filters.since.isoformat()}
     return render_template(
         "dashboard/admin.html",
         query=query, user_id=user_id, summary=summary, page=page,
@@ -187,8 +192,22 @@ def admin():
         sections=admin_extra_sections(days=days, user_id=user_id, now=now),
         jobs=job_listing.recent_jobs(),
         filters=_filter_links(query, extra),
-        next_params=_filter_links(query, {**extra, "cursor": page.next_cursor}),
+        next_params=_filter_links(query, {**next_extra, "cursor": page.next_cursor}),
     )
+
+
+def _window_start(query, now):
+    """The admin listing's window start: now - days, or on a cursor page the first page's."""
+    since = request.args.get("since")
+    if not query.get("cursor") or not since:
+        return now - timedelta(days=query["days"])
+    try:
+        start = datetime.fromisoformat(since)
+    except ValueError:
+        start = None
+    if start is None or start.tzinfo is None:
+        abort(400, description="since must be an ISO 8601 date-time with its offset.")
+    return start
 
 
 @bp.post("/sign-in")
