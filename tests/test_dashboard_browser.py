@@ -80,6 +80,18 @@ def _varied_calls(user_id):
         )
 
 
+def _jobs(user_id, statuses):
+    """Jobs of the user, one per status, as the job table holds them."""
+    from webapp.extensions import db
+    from webapp.models import Job
+
+    jobs = [Job(user_id=user_id, operation_type="workout_creation", status=status, payload={},
+                request_meta={}) for status in statuses]
+    db.session.add_all(jobs)
+    db.session.commit()
+    return jobs
+
+
 def test_a_wrong_token_keeps_you_signed_out_with_an_alert(page, live_server):
     page.goto(f"{live_server.url}/")
     assert page.url == f"{live_server.url}/dashboard/"
@@ -96,6 +108,7 @@ def test_cards_equal_my_summary_and_the_session_cookie_is_http_only(
         page, live_server, client, auth, app_ctx):
     user_id, headers = auth.user()
     _varied_calls(user_id)
+    _jobs(user_id, ("succeeded", "running", "failed"))
     _sign_in(page, live_server, headers)
     assert _token(headers) not in page.url
     for days in (7, 1, 30):
@@ -193,14 +206,8 @@ def test_signing_out_shows_the_sign_in_form_again(page, live_server, auth, app_c
 
 
 def test_the_jobs_list_shows_each_job_with_its_status(page, live_server, auth, app_ctx):
-    from webapp.extensions import db
-    from webapp.models import Job
-
     user_id, headers = auth.user()
-    jobs = [Job(user_id=user_id, operation_type="workout_creation", status=status, payload={},
-                request_meta={}) for status in ("queued", "succeeded", "failed")]
-    db.session.add_all(jobs)
-    db.session.commit()
+    jobs = _jobs(user_id, ("queued", "succeeded", "failed"))
     _sign_in(page, live_server, headers)
     for job in jobs:
         row = page.locator(f'tr[data-job-id="{job.id}"]')
