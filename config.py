@@ -93,7 +93,9 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_NAME = "llmlog_session"
-    # A sign-in's CSRF token lasts as long as its session.
+    # CSRF tokens on the dashboard's forms only (its before_request checks them); the JSON
+    # API (bearer tokens, no cookies) takes none. A token lasts as long as its session.
+    WTF_CSRF_CHECK_DEFAULT = False
     WTF_CSRF_TIME_LIMIT = None
 
     # The bearer token; webapp.auth's decorators put it on every route they protect.

@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import commands, errors
 from webapp.api import converters
-from webapp.extensions import db, migrate
+from webapp.extensions import csrf, db, migrate
 from webapp.models.llm_call_log import include_in_schema_compare
 from webapp.secret_key import ensure_secret_key
 
@@ -40,6 +40,7 @@ def register_extensions(app):
     from webapp.celery_app import celery_init_app
 
     db.init_app(app)
+    csrf.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=False,
                      include_name=include_in_schema_compare)
     celery_init_app(app)

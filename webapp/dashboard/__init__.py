@@ -19,15 +19,10 @@ from webapp.dashboard import errors, views  # noqa: E402,F401  (registers the ro
 
 
 def register(app):
-    """Mount the dashboard, its CSRF protection and its session cookie on the app."""
+    """Mount the dashboard and its session cookie on the app (CSRF: webapp.extensions.csrf,
+    checked by the dashboard's own before_request)."""
     from webapp.dashboard.session import DashboardSessionInterface
-    from webapp.extensions import csrf
 
     app.session_interface = DashboardSessionInterface()
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    # CSRF is checked by the dashboard's own before_request only; the JSON API (bearer
-    # tokens, no cookies) takes no CSRF token.
-    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
-    csrf.init_app(app)
     app.register_blueprint(bp)
     app.register_blueprint(root_bp)
