@@ -28,6 +28,7 @@ bench: install
 	$(PY) bench/pipeline_throughput.py --small
 	$(PY) bench/calls_in_flight.py --small
 	$(PY) bench/alert_evaluation.py --rows 200000 --runs 3
+	$(PY) bench/dashboard_pages.py --rows 200000 --runs 10
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

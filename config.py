@@ -134,6 +134,25 @@ class Config:
 
     # APIFlask: validation errors are 400s.
     VALIDATION_ERROR_STATUS_CODE = 400
+    # /docs: Swagger UI 5 (it renders OpenAPI 3.1) from files the app serves (webapp.api_docs);
+    # APIFlask's defaults load it, and the page's icon, from the internet.
+    DOCS_UI = "swagger-ui"
+    SWAGGER_UI_CSS = "/docs/assets/swagger-ui.css"
+    SWAGGER_UI_BUNDLE_JS = "/docs/assets/swagger-ui-bundle.js"
+    SWAGGER_UI_STANDALONE_PRESET_JS = "/docs/assets/swagger-ui-standalone-preset.js"
+    DOCS_FAVICON = "/docs/assets/favicon-32x32.png"
+    # No online validator badge (it would call validator.swagger.io).
+    SWAGGER_UI_CONFIG = {"validatorUrl": None}
+
+    # Dashboard sign-in cookie (webapp.dashboard): HttpOnly, SameSite=Lax, Secure over HTTPS.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_NAME = "llmlog_session"
+    # CSRF tokens on the dashboard's forms only (its before_request checks them); the JSON
+    # API (bearer tokens, no cookies) takes none. A token lasts as long as its session.
+    WTF_CSRF_CHECK_DEFAULT = False
+    WTF_CSRF_TIME_LIMIT = None
+
     # The bearer token; webapp.auth's decorators put it on every route they protect.
     SECURITY_SCHEMES = {"BearerAuth": {"type": "http", "scheme": "bearer"}}
 

@@ -52,6 +52,8 @@ def main():
         ]
         time.sleep(2)
         print("\nThe service runs on http://127.0.0.1:%s (Ctrl-C stops it).\n" % port)
+        print(f"  Dashboard: http://127.0.0.1:{port}/dashboard/ (sign in with a token below)")
+        print(f"  API docs:  http://127.0.0.1:{port}/docs\n")
         for email, token in tokens.items():
             print(f"  {email}: {token}")
         demo = tokens[DEMO_USERS[0][0]]

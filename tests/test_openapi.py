@@ -14,6 +14,8 @@ from tests.log_factories import LlmCallLogFactory, ago
 
 # Routes APIFlask serves itself and leaves out of the document.
 UNDOCUMENTED = {"/openapi.json", "/docs", "/docs/oauth2-redirect"}
+# Pages for people and their files, not the API: the dashboard, `/` and the /docs assets.
+PAGE_BLUEPRINTS = ("dashboard.", "root.", "api_docs.")
 
 
 @pytest.fixture
@@ -26,7 +28,8 @@ def spec(client):
 def _routes(app):
     """Every route of the app: its OpenAPI path ({name} for <converter:name>) and methods."""
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static" or rule.rule in UNDOCUMENTED:
+        if (rule.endpoint == "static" or rule.rule in UNDOCUMENTED
+                or rule.endpoint.startswith(PAGE_BLUEPRINTS)):
             continue
         yield re.sub(r"<(?:[^<:>]+:)?([^<>]+)>", r"{\1}", rule.rule), rule.methods
 

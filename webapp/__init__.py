@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import commands, errors
 from webapp.api import converters
-from webapp.extensions import db, migrate
+from webapp.extensions import csrf, db, migrate
 from webapp.models.llm_call_log import include_in_schema_compare
 from webapp.secret_key import ensure_secret_key
 
@@ -25,7 +25,8 @@ def create_app(config_object="config.Config"):
     converters.register(app)
     hops = app.config["TRUSTED_PROXY_HOPS"]
     if hops > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)
+        # x_proto too: the dashboard's cookie is Secure when the client spoke HTTPS to the proxy.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -39,17 +40,20 @@ def register_extensions(app):
     from webapp.celery_app import celery_init_app
 
     db.init_app(app)
+    csrf.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=False,
                      include_name=include_in_schema_compare)
     celery_init_app(app)
 
 
 def register_blueprints(app):
-    """Mount the feature blueprints."""
+    """Mount the feature blueprints, the /docs assets and the dashboard."""
+    from webapp import api_docs, dashboard
     from webapp.api import account, alerts, jobs, logs, operations, workouts
 
-    for module in (account, operations, jobs, workouts, logs, alerts):
+    for module in (account, operations, jobs, workouts, logs, alerts, api_docs):
         app.register_blueprint(module.bp)
+    dashboard.register(app)
 
 
 def register_errorhandlers(app):

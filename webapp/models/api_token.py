@@ -43,12 +43,18 @@ class ApiToken(db.Model):
     @classmethod
     def user_for(cls, token):
         """Return the user a valid, unrevoked token belongs to, or None."""
+        return cls.user_for_hash(hash_token(token))
+
+    @classmethod
+    def user_for_hash(cls, token_hash):
+        """Return the user of the unrevoked token with this hash, or None (the dashboard's
+        session keeps the hash, not the token)."""
         from webapp.models.user import User
 
         return db.session.scalar(
             select(User)
             .join(cls, cls.user_id == User.id)
-            .where(cls.token_hash == hash_token(token), cls.revoked_at.is_(None))
+            .where(cls.token_hash == token_hash, cls.revoked_at.is_(None))
         )
 
     @classmethod
