@@ -6,7 +6,7 @@ from pathlib import Path
 from apiflask import APIFlask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import commands, errors
+from webapp import commands, errors, http_edges
 from webapp.api import converters
 from webapp.extensions import db, migrate
 from webapp.models.llm_call_log import include_in_schema_compare
@@ -29,6 +29,7 @@ def create_app(config_object="config.Config"):
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    http_edges.register(app)
     register_commands(app)
     configure_logging(app)
     return app
@@ -46,9 +47,9 @@ def register_extensions(app):
 
 def register_blueprints(app):
     """Mount the feature blueprints."""
-    from webapp.api import account, jobs, logs, operations, workouts
+    from webapp.api import account, health, jobs, logs, operations, workouts
 
-    for module in (account, operations, jobs, workouts, logs):
+    for module in (account, operations, jobs, workouts, logs, health):
         app.register_blueprint(module.bp)
 
 
