@@ -34,4 +34,5 @@ limit_request_field_size = 8190
 # host (SPEC 3: they share no files); nothing here uses it.
 control_socket_disable = True
 
-accesslog = os.environ.get("WEB_ACCESS_LOG", "-")
+# An empty WEB_ACCESS_LOG turns the access log off.
+accesslog = os.environ.get("WEB_ACCESS_LOG", "-") or None
