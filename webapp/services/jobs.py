@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import DateTime, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from webapp.error_text import public_message
 from webapp.errors import Conflict
 from webapp.extensions import db
 from webapp.models import Job
@@ -241,7 +242,7 @@ def fail(job_id, exc):
     if job is None:
         db.session.rollback()
         return
-    _mark_failed(job, type(exc).__name__, str(exc)[:2000] or type(exc).__name__)
+    _mark_failed(job, type(exc).__name__, public_message(exc)[:2000] or type(exc).__name__)
     db.session.commit()
 
 
