@@ -7,7 +7,6 @@ import socket
 import threading
 import time
 import urllib.parse
-from urllib.parse import urlparse
 
 import pytest
 
@@ -25,8 +24,8 @@ def server(database, services, redis_prefix, fake_llm):
         "OPENAI_BASE_URL": fake_llm.url, "OPENAI_API_KEY": "test-key",
         "REQUEST_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S), "WEB_ACCESS_LOG": "",
     }
-    with running_gunicorn(env, "--workers", "2", "--threads", "16") as url:
-        yield urlparse(url).port
+    with running_gunicorn(env, "--workers", "2", "--threads", "16") as served:
+        yield served.port
 
 
 def _get(port, path, headers=None, timeout=10):

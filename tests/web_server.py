@@ -19,9 +19,21 @@ def free_port():
         return sock.getsockname()[1]
 
 
+class Served:
+    """A running gunicorn: its base URL, its port, and what it has logged."""
+
+    def __init__(self, url, port, log):
+        self.url, self.port, self._log = url, port, log
+
+    def log_text(self):
+        """Everything the server wrote to stderr so far."""
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+
 @contextlib.contextmanager
 def running_gunicorn(env, *args, ready_path="/healthz", timeout=30):
-    """Run `gunicorn wsgi:app` with gunicorn.conf.py on a free loopback port; yield its base URL."""
+    """Run `gunicorn wsgi:app` with gunicorn.conf.py on a free loopback port; yield Served."""
     port = free_port()
     # A file, not a pipe: a pipe nobody reads would stall the server once it filled up.
     log = tempfile.TemporaryFile()
@@ -43,7 +55,7 @@ def running_gunicorn(env, *args, ready_path="/healthz", timeout=30):
                     log.seek(0)
                     raise RuntimeError("gunicorn did not start: " + log.read().decode()[-3000:])
                 time.sleep(0.2)
-        yield url
+        yield Served(url, port, log)
     finally:
         process.terminate()
         try:
