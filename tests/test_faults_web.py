@@ -18,7 +18,7 @@ import uuid
 import pytest
 
 from scripts.services import ROOT
-from tests.fault_servers import Blackhole, OwnPostgres, OwnRedis
+from tests.fault_servers import Blackhole, OwnPostgres, OwnRedis, IsolatedHost
 from tests.web_server import running_gunicorn
 
 # SPEC 11's bounds, in seconds.
@@ -189,6 +189,44 @@ def test_postgresql_unreachable_every_route_503_within_5_s(own_services):
             assert "Traceback" not in served.log_text()
     finally:
         blackhole.close()
+
+
+@pytest.mark.skipif(not IsolatedHost.available(), reason="needs root to make a network namespace")
+def test_postgresql_cut_off_with_connections_open_503_within_5_s_then_recovers(own_services):
+    """PostgreSQL on a host of its own whose link is cut: the open connections' packets are
+    dropped, not refused (bounded by tcp_user_timeout, then the connect timeout)."""
+    _, redis_server, _, _ = own_services
+    host = IsolatedHost()
+    postgres = None
+    try:
+        postgres = OwnPostgres(host)
+        postgres.start()
+        env = _service_env(postgres.url, redis_server.url)
+        subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=env,
+                       check=True, capture_output=True)
+        tokens = {role: _flask_token(env, role) for role in ("user", "admin")}
+        routes = _pg_routes(tokens)
+        with running_gunicorn(env, "--workers", "2", "--threads", "8") as served:
+            warm = _load(served.port, routes, seconds=2)  # every thread holds connections
+            assert all(isinstance(status, int) and status < 500 for _, _, status, *_ in warm)
+            host.cut()
+            try:
+                down = _load(served.port, routes, seconds=8)
+                _figures("PostgreSQL cut off, connections open (packets dropped)", down)
+                _assert_all_503(down)
+                assert _ready(served.port) == (503, {"postgresql": "down", "redis": "ok"})
+                assert "Traceback" not in served.log_text()
+            finally:
+                host.mend()
+            back_at = time.monotonic()
+            while _call(served.port, "GET", "/me", tokens["user"])[0] != 200:
+                assert time.monotonic() - back_at < 30, "no recovery"
+                time.sleep(0.2)
+            print(f"[PostgreSQL reachable again] recovered in {time.monotonic() - back_at:.1f} s")
+    finally:
+        if postgres is not None:
+            postgres.close()
+        host.close()
 
 
 def _submit_while(port, tokens, count):
