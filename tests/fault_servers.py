@@ -176,10 +176,21 @@ class IsolatedHost:
             self.close()
             raise
 
-    @staticmethod
-    def available():
-        """Whether this process may make network namespaces (root, with `ip`)."""
-        return os.geteuid() == 0 and shutil.which("ip") is not None and shutil.which("runuser")
+    _available = None
+
+    @classmethod
+    def available(cls):
+        """Whether this process can make a network namespace (tried once: root, `ip`, and a
+        kernel or container that allows it)."""
+        if cls._available is None:
+            cls._available = False
+            if os.geteuid() == 0 and shutil.which("ip") and shutil.which("runuser"):
+                try:
+                    cls().close()
+                    cls._available = True
+                except (OSError, subprocess.SubprocessError):
+                    pass
+        return cls._available
 
     def _inside(self, *args):
         _ip("netns", "exec", self.namespace, "ip", *args)
