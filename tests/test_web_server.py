@@ -4,7 +4,6 @@ import http.client
 import json
 import re
 import socket
-import threading
 import time
 import urllib.parse
 
