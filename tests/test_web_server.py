@@ -96,6 +96,20 @@ def test_slow_clients_hold_up_nobody_and_get_a_json_408(server, app, auth):
     assert all(status in (400, 408, "closed") for status in statuses)
 
 
+def test_a_client_that_stops_half_way_through_its_headers_is_closed_in_time(server):
+    started = time.monotonic()
+    socks = []
+    for _ in range(4):
+        sock = socket.create_connection(("127.0.0.1", server), timeout=BODY_TIMEOUT_S + 10)
+        sock.sendall(b"GET /me HTTP/1.1\r\nHost: x\r\nAuthor")
+        socks.append(sock)
+    assert _get(server, "/healthz")[3] < 2
+    for sock in socks:
+        with sock:
+            assert sock.recv(65536) == b""  # closed by the server, not by our timeout
+    assert time.monotonic() - started < BODY_TIMEOUT_S + 5
+
+
 @pytest.mark.parametrize(("request_bytes", "status"), [
     (b"GET /healthz?" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
     (b"GET /me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + b"t" * 10_000 + b"\r\n\r\n",

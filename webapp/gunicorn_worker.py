@@ -6,15 +6,18 @@ worker lets gunicorn decide the status, as it always does, and writes that statu
 JSON error document instead.
 
 It also bounds each read and write on a request's socket by REQUEST_BODY_TIMEOUT_S: a client
-that sends half a body and stops holds a thread only that long, then gets a JSON 408 (from the
-app, which sees the read time out) instead of holding it for good.
+that sends half its headers or half a body and stops holds a thread only that long, then is
+closed (headers) or gets a JSON 408 (body; the app sees the read fail) instead of holding it
+for good.
 """
 
 import json
 import os
+import socket
 from http import HTTPStatus
 
 from gunicorn import util
+from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.gthread import ThreadWorker
 
 # Seconds a request's socket may stay silent while the app reads its body or writes its answer.
@@ -80,13 +83,48 @@ def json_refusal(status):
     return head + body
 
 
+class _BoundedSocket(socket.socket):
+    """A client socket whose blocking mode waits at most REQUEST_BODY_TIMEOUT_S per operation.
+
+    gunicorn puts the socket in plain blocking mode before it reads a request's headers and
+    body in a thread, so a client that stops half-way would hold that thread for good. A read
+    that times out reads as the client having gone: gunicorn then closes the connection
+    quietly (headers), or the app answers 408 (body).
+    """
+
+    def setblocking(self, flag):
+        """Blocking means: with a timeout."""
+        if flag:
+            self.settimeout(REQUEST_BODY_TIMEOUT_S)
+        else:
+            super().setblocking(False)
+
+    def recv(self, *args):
+        """socket.recv, a timeout raised as gunicorn's NoMoreData (the client is gone)."""
+        try:
+            return super().recv(*args)
+        except TimeoutError:
+            raise NoMoreData(b"") from None
+
+    def recv_into(self, *args):
+        """socket.recv_into, a timeout raised as gunicorn's NoMoreData."""
+        try:
+            return super().recv_into(*args)
+        except TimeoutError:
+            raise NoMoreData(b"") from None
+
+
 class JsonErrorWorker(ThreadWorker):
     """The gthread worker, with JSON refusals and a bounded wait on each request's socket."""
 
-    def handle_request(self, req, conn):
-        """Serve one request with its socket's reads and writes bounded in time."""
-        conn.sock.settimeout(REQUEST_BODY_TIMEOUT_S)
-        return super().handle_request(req, conn)
+    def handle(self, conn):
+        """Serve a connection, its socket made a _BoundedSocket the first time (in a worker
+        thread, while the poller does not hold it)."""
+        if not isinstance(conn.sock, _BoundedSocket) and not self.cfg.is_ssl:
+            timeout = conn.sock.gettimeout()
+            conn.sock = _BoundedSocket(fileno=conn.sock.detach())
+            conn.sock.settimeout(timeout)
+        return super().handle(conn)
 
     def handle_error(self, req, client, addr, exc):
         """gunicorn's own handling (status, warning, access log), answered in JSON."""
