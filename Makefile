@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test bench install clean
+.PHONY: run test faults bench install clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ run: install
 
 test: install
 	FLASK_APP=wsgi $(PY) -m pytest $(PYTEST_ARGS)
+
+# The web tier's fault tests alone (make test runs them too): gunicorn against a PostgreSQL and
+# a Redis of their own, stopped and made unreachable; about a minute and a half.
+faults: install
+	FLASK_APP=wsgi $(PY) -m pytest -s tests/test_faults_web.py tests/test_web_server.py $(PYTEST_ARGS)
 
 # Every benchmark at a small size, a few minutes in all; bench/README.md says how to run them
 # at full size. They use DATABASE_URL / REDIS_URL, by default the local servers.

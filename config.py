@@ -97,14 +97,35 @@ class Config:
     # load reconnects over and over (the P2 benchmark saw it with 10).
     DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", "20"))
     DB_MAX_OVERFLOW = int(os.environ.get("DB_MAX_OVERFLOW", "10"))
+    # A request must get its 503 within 5 s while PostgreSQL is down or unreachable (SPEC 11):
+    # psycopg waits 130 s for a connection by default, and a query sent into a network that
+    # drops packets waits forever. So: give up connecting after DB_CONNECT_TIMEOUT_S (psycopg's
+    # least is 2), let the kernel drop a connection whose data is not acknowledged within
+    # DB_TCP_USER_TIMEOUT_MS, probe idle ones with keepalives, and let the server cancel a
+    # statement after DB_STATEMENT_TIMEOUT_MS (0 turns that off, e.g. for a long bulk load).
+    DB_CONNECT_TIMEOUT_S = int(os.environ.get("DB_CONNECT_TIMEOUT_S", "2"))
+    DB_TCP_USER_TIMEOUT_MS = int(os.environ.get("DB_TCP_USER_TIMEOUT_MS", "2000"))
+    DB_STATEMENT_TIMEOUT_MS = int(os.environ.get("DB_STATEMENT_TIMEOUT_MS", "30000"))
     # Every connection speaks UTC, so timestamps come back with offset +00:00.
     SQLALCHEMY_ENGINE_OPTIONS = {
         "pool_pre_ping": True,
         "pool_size": DB_POOL_SIZE,
         "max_overflow": DB_MAX_OVERFLOW,
-        "connect_args": {"options": "-c timezone=UTC"},
+        "connect_args": {
+            "options": f"-c timezone=UTC -c statement_timeout={DB_STATEMENT_TIMEOUT_MS}",
+            "connect_timeout": DB_CONNECT_TIMEOUT_S,
+            "tcp_user_timeout": DB_TCP_USER_TIMEOUT_MS,
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+        },
     }
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # How long connecting to Redis, and then one reply of it, may take (the broker, the readiness
+    # check): a submit never blocks past 5 s while Redis is down or unreachable (SPEC 11).
+    REDIS_CONNECT_TIMEOUT_S = float(os.environ.get("REDIS_CONNECT_TIMEOUT_S", "1"))
+    REDIS_SOCKET_TIMEOUT_S = float(os.environ.get("REDIS_SOCKET_TIMEOUT_S", "2"))
 
     OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY") or None
     OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL") or None
@@ -173,6 +194,12 @@ class Config:
         "task_serializer": "json",
         "accept_content": ["json"],
         "broker_connection_retry_on_startup": True,
+        # A submit's publish gives up after these (the job stays queued; the sweeper sends it):
+        # one retry: a silent connection (REDIS_SOCKET_TIMEOUT_S), then a new one
+        # (REDIS_CONNECT_TIMEOUT_S), about 3 s at worst.
+        "broker_connection_timeout": 1.0,
+        "task_publish_retry_policy": {"max_retries": 1, "interval_start": 0,
+                                      "interval_step": 0.2, "interval_max": 0.2},
     }
 
 

@@ -92,6 +92,9 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # A migration of a large table outlasts the requests' statement_timeout.
+        connection.exec_driver_sql("SET statement_timeout = 0")
+        connection.commit()  # the SET holds for the session; the migrations begin their own
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -41,8 +41,9 @@ def main():
         tokens = {email: _token_for(email, admin) for email, admin in DEMO_USERS}
         processes = [
             subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-                 "--workers", "2", "--access-logfile", "-", "wsgi:app"],
+                # The repository's gunicorn.conf.py (worker class, threads, limits), on loopback.
+                [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
+                 "--bind", f"127.0.0.1:{port}", "wsgi:app"],
                 cwd=ROOT, start_new_session=True,
             ),
             subprocess.Popen(

@@ -6,7 +6,7 @@ from pathlib import Path
 from apiflask import APIFlask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import commands, errors
+from webapp import commands, errors, http_edges
 from webapp.api import converters
 from webapp.extensions import csrf, db, migrate
 from webapp.models.llm_call_log import include_in_schema_compare
@@ -30,6 +30,7 @@ def create_app(config_object="config.Config"):
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    http_edges.register(app)
     register_commands(app)
     configure_logging(app)
     return app
@@ -47,11 +48,11 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    """Mount the feature blueprints, the /docs assets and the dashboard."""
+    """Mount the feature blueprints, the health routes, the /docs assets and the dashboard."""
     from webapp import api_docs, dashboard
-    from webapp.api import account, alerts, jobs, logs, operations, workouts
+    from webapp.api import account, alerts, health, jobs, logs, operations, workouts
 
-    for module in (account, operations, jobs, workouts, logs, alerts, api_docs):
+    for module in (account, operations, jobs, workouts, logs, alerts, health, api_docs):
         app.register_blueprint(module.bp)
     dashboard.register(app)
 

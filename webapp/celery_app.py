@@ -30,6 +30,9 @@ def celery_settings(config):
         # Just above a job's lease: a slow job is not redelivered while it runs, and the job
         # of a worker that died is redelivered soon after its lease ends.
         "visibility_timeout": int(lease_seconds(config) + 30),
+        # Without these a publish into an unreachable Redis blocks for minutes (SPEC 11).
+        "socket_timeout": config["REDIS_SOCKET_TIMEOUT_S"],
+        "socket_connect_timeout": config["REDIS_CONNECT_TIMEOUT_S"],
     }
     if config["REDIS_KEY_PREFIX"]:
         transport["global_keyprefix"] = config["REDIS_KEY_PREFIX"]

@@ -1,10 +1,14 @@
 """One JSON error shape for every error the API can answer (SPEC section 9)."""
 
+import contextlib
 import logging
 import re
 
+import psycopg
+import sqlalchemy.exc
 from apiflask import HTTPError
 from flask import current_app
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.http import HTTP_STATUS_CODES
 
 from webapp.extensions import db
@@ -18,6 +22,7 @@ CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
@@ -28,15 +33,31 @@ CODES = {
     503: "service_unavailable",
 }
 
+# Database errors that mean "PostgreSQL is not there (or too slow) right now", not a bug:
+# refused or timed-out connections, a connection lost mid-query, a cancelled statement
+# (statement_timeout), a pool with no connection free in time.
+DATABASE_UNAVAILABLE = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+
 MESSAGES = {
     401: "A valid bearer token is required.",
     403: "You are not allowed to do this.",
     404: "The resource does not exist.",
     405: "The method is not allowed for this URL.",
     413: "The request body is too large.",
+    408: "The request body did not arrive in time.",
     415: "The request body must be JSON (Content-Type: application/json).",
     500: "An unexpected error occurred.",
+    503: "A service this request needs is unavailable; try again shortly.",
 }
+
+# Seconds a client is asked to wait before it retries a 503.
+RETRY_AFTER_S = 5
 
 
 def _error_document(code_description, details):
@@ -157,6 +178,33 @@ def handle_unexpected(exc):
     return error_body(500, MESSAGES[500]), 500
 
 
+def handle_database_unavailable(exc):
+    """503 while PostgreSQL is down, unreachable or too slow: one log line, no traceback (a
+    traceback per request would flood the log while it lasts)."""
+    with contextlib.suppress(Exception):
+        db.session.rollback()
+    log.warning("PostgreSQL unavailable: %s", database_error_summary(exc))
+    return unavailable_response("postgresql")
+
+
+def unavailable_response(part):
+    """The 503 answer for a part (postgresql, redis) that is down."""
+    body = error_body(503, MESSAGES[503], details={"service": part})
+    return body, 503, {"Retry-After": str(RETRY_AFTER_S)}
+
+
+def database_error_summary(exc):
+    """The kind of a database failure in a few words, for the server-side log line."""
+    original = getattr(exc, "orig", None) or exc
+    first_line = str(original).strip().splitlines()[:1]
+    return f"{type(original).__name__}: {first_line[0] if first_line else ''}"[:300]
+
+
+def handle_body_timeout(exc):
+    """408 when the client stopped sending its body (the server's socket timed out)."""
+    return error_body(408, MESSAGES[408]), 408, {"Connection": "close"}
+
+
 def document_bodies_and_errors(app, spec):
     """Spec processor: every operation may answer 500; one that takes a body also 413 and 415,
     and its body is required unless its view says `_spec["body_optional"] = True`."""
@@ -212,6 +260,9 @@ def register(app):
     """Install the error processor, the catch-all 500 handler and the errors' OpenAPI schemas."""
     app.error_processor(process_error)
     app.register_error_handler(Exception, handle_unexpected)
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.register_error_handler(unavailable, handle_database_unavailable)
+    app.register_error_handler(ClientDisconnected, handle_body_timeout)
     app.config["HTTP_ERROR_SCHEMA"] = ERROR_SCHEMA
     app.config["VALIDATION_ERROR_SCHEMA"] = VALIDATION_ERROR_SCHEMA
     app.spec_processor(lambda spec: document_bodies_and_errors(app, spec))

@@ -15,7 +15,8 @@ from werkzeug.routing import BaseConverter
 
 from webapp.db_limits import INT8_MAX
 
-_DIGITS = re.compile(r"[0-9]{1,19}")
+# Canonical only (SPEC 4): no leading zero, sign, exponent or non-ASCII digit.
+_DIGITS = re.compile(r"[1-9][0-9]{0,18}")
 
 
 class IdConverter(BaseConverter):
@@ -33,7 +34,7 @@ class IdConverter(BaseConverter):
 
     def to_python(self, value):
         """The segment as an int if it is a possible int8 id (1 and up), else None."""
-        if _DIGITS.fullmatch(value) and 0 < int(value) <= INT8_MAX:
+        if _DIGITS.fullmatch(value) and int(value) <= INT8_MAX:
             return int(value)
         return None
 
@@ -42,11 +43,13 @@ class UuidConverter(BaseConverter):
     """A UUID id: the UUID it spells, or None for anything else."""
 
     def to_python(self, value):
-        """The segment as a UUID if it spells one, else None."""
+        """The segment as a UUID if it spells one in its lower-case dashed form, else None."""
         try:
-            return uuid.UUID(value)
+            parsed = uuid.UUID(value)
         except ValueError:
             return None
+        # uuid.UUID also takes upper case, braces, a urn: prefix and no dashes (SPEC 4: no).
+        return parsed if str(parsed) == value else None
 
 
 def register(app):

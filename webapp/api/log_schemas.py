@@ -6,15 +6,27 @@ from datetime import date, datetime, time, timedelta, timezone
 from apiflask import Schema, fields
 from marshmallow import ValidationError, post_load, validate, validates_schema
 
-from webapp.db_limits import INT8_MAX
 from webapp.api.fields import QueryInteger, UtcDateTime, text
 
-_ISO_8601 = (
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+ -][0-9]{2}:[0-9]{2})?)?"
+# Only real calendar dates and times (no 2026-02-30, no T24:00), so the document's pattern and
+# what the route accepts agree: a month's days, February's 29th in leap years only, years 1-9999.
+_YEAR = r"(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
+_LEAP_YEAR = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+_DATE = (
+    rf"(?:{_YEAR}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+    rf"|{_LEAP_YEAR}-02-29)"
 )
+_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
+_ZONE = r"(?:Z|[+ -](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+_ISO_8601 = rf"{_DATE}(?:[T ]{_TIME}{_ZONE}?)?"
 _OFFSET_AFTER_SPACE = re.compile(r"([0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?) ([0-9]{2}:[0-9]{2})$")
-MAX_CURSOR_LENGTH = 512
+# A cursor is what webapp.services.log_cursor makes: URL-safe base64 of its payload (after a
+# "." when compressed), a ".", and the signature; about 170 characters at most.
+MAX_CURSOR_LENGTH = 256
+CURSOR_PATTERN = r"^\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+# Deeper pages are read by cursor; a bound that a JSON number holds exactly.
+MAX_OFFSET = 1_000_000_000
 
 
 class IsoInstant(fields.String):
@@ -77,7 +89,8 @@ def _limit(default, maximum):
 
 def _cursor():
     return fields.String(
-        validate=validate.Length(min=1, max=MAX_CURSOR_LENGTH),
+        validate=[validate.Length(min=1, max=MAX_CURSOR_LENGTH),
+                  validate.Regexp(CURSOR_PATTERN, error="Not a cursor issued by this listing.")],
         metadata={
             "description": "The `next_cursor` of the previous page, to get the page after it "
             "(with the same filters)."
@@ -114,7 +127,7 @@ class AllLogsQuery(Schema):
     limit = _limit(50, 500)
     offset = QueryInteger(
         load_default=0,
-        validate=validate.Range(min=0, max=INT8_MAX),
+        validate=validate.Range(min=0, max=MAX_OFFSET),
         metadata={"description": "How many matching calls to skip (use `cursor` for deep pages)."},
     )
     cursor = _cursor()

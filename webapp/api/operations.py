@@ -21,7 +21,7 @@ def _submit(operation_type, payload, headers):
         operation_type,
         payload,
         request_meta=request_meta_from_request(),
-        idempotency_key=headers["idempotency_key"],
+        idempotency_key=headers.get("idempotency_key"),
     )
     status_url = url_for("jobs.get_job", job_id=job.id)
     # A repeat under the same Idempotency-Key gets the first answer again, word for word;
@@ -34,7 +34,7 @@ def _submit(operation_type, payload, headers):
 @login_required
 @bp.input(schemas.IdempotencyHeaders, location="headers", arg_name="headers")
 @json_body(bp, schemas.CreateWorkoutIn)
-@bp.output(schemas.JobAcceptedOut, status_code=202)
+@bp.output(schemas.JobAcceptedOut, status_code=202, headers=schemas.JobAcceptedHeaders)
 @bp.doc(responses=IDEMPOTENCY_CONFLICT)
 def create_workout(headers, body):
     """Queue a workout composed from a prompt."""
@@ -45,7 +45,7 @@ def create_workout(headers, body):
 @login_required
 @bp.input(schemas.IdempotencyHeaders, location="headers", arg_name="headers")
 @json_body(bp, schemas.TrainingPrinciplesIn)
-@bp.output(schemas.JobAcceptedOut, status_code=202)
+@bp.output(schemas.JobAcceptedOut, status_code=202, headers=schemas.JobAcceptedHeaders)
 @bp.doc(responses=IDEMPOTENCY_CONFLICT)
 def create_training_principles(headers, body):
     """Queue a training plan's principles (health notes reach the LLM, never a log)."""
@@ -57,7 +57,7 @@ def create_training_principles(headers, body):
 @login_required
 @bp.input(schemas.IdempotencyHeaders, location="headers", arg_name="headers")
 @json_body(bp, schemas.ReviseIn)
-@bp.output(schemas.JobAcceptedOut, status_code=202)
+@bp.output(schemas.JobAcceptedOut, status_code=202, headers=schemas.JobAcceptedHeaders)
 @bp.doc(responses=IDEMPOTENCY_CONFLICT)
 def revise_workout(workout_id, headers, body):
     """Queue a revision of one of your workouts from feedback."""

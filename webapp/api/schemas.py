@@ -48,9 +48,18 @@ class IdempotencyHeaders(Schema):
 
     idempotency_key = fields.String(
         data_key="Idempotency-Key",
-        load_default=None,
+        # Optional, and never null: no load_default=None, which would publish a nullable header.
         validate=[validate.Length(min=1, max=255), validate.Regexp(r"^[!-~]+$")],
         metadata={"description": "Repeat a request safely: the same key returns the same job."},
+    )
+
+
+class JobAcceptedHeaders(Schema):
+    """The headers of a 202: where to poll the job."""
+
+    location = fields.String(
+        data_key="Location", required=True,
+        metadata={"description": "The job's `status_url`: poll it for the job's progress."},
     )
 
 

@@ -14,6 +14,8 @@ from webapp.models.ownership import OwnedMixin
 class Job(OwnedMixin, db.Model):
     """An LLM operation's lifecycle: queued, running, then succeeded or failed."""
 
+    display_name = "Job"
+
     __tablename__ = "llm_jobs"
     __table_args__ = (
         CheckConstraint("status IN ('queued', 'running', 'succeeded', 'failed')", name="status"),

@@ -10,6 +10,16 @@ from webapp.extensions import db
 class OwnedMixin:
     """For models with a `user_id` owner column."""
 
+    # What a 404 calls a row of this model, for people (not the class name; SPEC 9).
+    display_name = "item"
+
+    @classmethod
+    def not_found_message(cls, row_id):
+        """'Workout 12 does not exist.', or 'No such workout.' for an id that names nothing."""
+        if row_id is None:
+            return f"No such {cls.display_name.lower()}."
+        return f"{cls.display_name} {row_id} does not exist."
+
     @classmethod
     def get_owned_or_404(cls, row_id, user, *, for_update=False):
         """The row with this id if the user owns it, else 404."""
@@ -20,5 +30,5 @@ class OwnedMixin:
                 query = query.with_for_update()
             row = db.session.scalar(query)
         if row is None:
-            raise NotFound(f"{cls.__name__} {row_id} does not exist.")
+            raise NotFound(cls.not_found_message(row_id))
         return row

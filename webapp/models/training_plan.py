@@ -14,6 +14,8 @@ from webapp.models.ownership import OwnedMixin
 class TrainingPlan(OwnedMixin, db.Model):
     """A user's training plan: what they asked for and the principles that came back."""
 
+    display_name = "Training plan"
+
     __tablename__ = "training_plans"
 
     id: Mapped[int] = mapped_column(primary_key=True)

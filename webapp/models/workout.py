@@ -21,6 +21,8 @@ from webapp.models.ownership import OwnedMixin
 class Workout(OwnedMixin, db.Model):
     """A user's workout; `version` changes on every update."""
 
+    display_name = "Workout"
+
     __tablename__ = "workouts"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import DateTime, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from webapp.error_text import public_message
 from webapp.errors import Conflict
 from webapp.extensions import db
 from webapp.models import Job
@@ -72,6 +73,10 @@ def submit(user, operation_type, payload, *, request_meta, idempotency_key=None)
         attempts=0,
     )
     db.session.add(job)
+    # What the answer and the message need, read before the commit expires the job: once it is
+    # committed the job exists and will run (the sweeper sends a queued job whose message never
+    # left), so nothing after the commit may turn the 202 into an error (SPEC 11).
+    submitted = SubmittedJob(job.id, operation_type)
     try:
         db.session.commit()
     except IntegrityError:
@@ -81,8 +86,16 @@ def submit(user, operation_type, payload, *, request_meta, idempotency_key=None)
             raise
         # A concurrent request with the same key won the race: answer with its job.
         return _same_request_or_409(existing, digest), False
-    enqueue(job)
-    return job, True
+    enqueue(submitted)
+    return submitted, True
+
+
+class SubmittedJob:
+    """A job just stored: its id and operation type, which need no database to read."""
+
+    def __init__(self, job_id, operation_type):
+        self.id = job_id
+        self.operation_type = operation_type
 
 
 def _job_for_key(user, key):
@@ -107,10 +120,13 @@ def enqueue(job):
             TASK_NAMES[job.operation_type],
             args=[str(job.id)],
             retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
+            # Bounded with the broker's socket timeouts, so a submit never blocks past 5 s.
+            retry_policy=current_app.config["CELERY"]["task_publish_retry_policy"],
         )
-    except Exception:
-        log.exception("Could not enqueue job %s; the sweeper will send it later", job.id)
+    except Exception as exc:  # noqa: BLE001 - whatever the broker raised, the job stays queued
+        # One line, no traceback: while the broker is down every submit would log one.
+        log.warning("Could not enqueue job %s (%s); the sweeper will send it later",
+                    job.id, type(exc).__name__)
 
 
 def longest_run_s(config):
@@ -226,7 +242,7 @@ def fail(job_id, exc):
     if job is None:
         db.session.rollback()
         return
-    _mark_failed(job, type(exc).__name__, str(exc)[:2000] or type(exc).__name__)
+    _mark_failed(job, type(exc).__name__, public_message(exc)[:2000] or type(exc).__name__)
     db.session.commit()
 
 

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
 
-from apiflask import HTTPError
 from flask import current_app, has_app_context, has_request_context, request
 from sqlalchemy.orm import Session, scoped_session
 from werkzeug.exceptions import HTTPException
@@ -120,12 +119,10 @@ def status_code_for(exc):
 
 
 def error_text(exc):
-    """An exception's own text: an HTTP error's message, not its repr with the status."""
-    if isinstance(exc, HTTPError):
-        return str(exc.message or "")
-    if isinstance(exc, HTTPException):
-        return str(exc.description or exc.name)
-    return str(exc)
+    """An exception's text for people (SPEC 9): upstream and database errors summarised."""
+    from webapp.error_text import public_message
+
+    return public_message(exc)
 
 
 def _one_line(text, limit):

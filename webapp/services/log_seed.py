@@ -138,6 +138,8 @@ def seed(rows, users, days, prices, progress=None, seed=None, timings=None):
                 cursor.execute("SET LOCAL session_replication_role = replica")
             # The fold sorts the new rows by each rollup's key: in memory, not in temp files.
             cursor.execute("SET LOCAL work_mem = '256MB'")
+            # A bulk load outlasts the requests' statement_timeout (config.DB_STATEMENT_TIMEOUT_MS).
+            cursor.execute("SET LOCAL statement_timeout = 0")
             cursor.execute("SELECT coalesce(max(id), 0) FROM llm_call_logs")
             after_id = cursor.fetchone()[0]
             slice_s = days * 86400 / len(batches)

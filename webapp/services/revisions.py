@@ -15,7 +15,7 @@ def accept(user, workout_id, revision_id=None):
     revision is no longer pending or was made against an older version of the workout.
     """
     if workout_id is None or workout_id > INT4_MAX:
-        raise NotFound(f"Workout {workout_id} does not exist.")
+        raise NotFound(Workout.not_found_message(workout_id))
     request_data = {"workout_id": workout_id, "revision_id": revision_id}
     with log_workout_revision_accept(user, request_data, workout_id=workout_id) as call:
         workout = Workout.get_owned_or_404(workout_id, user, for_update=True)

@@ -1,0 +1,51 @@
+"""Is each part the service needs there? PostgreSQL and Redis, checked side by side.
+
+Each check runs in a thread of its own and the answer waits at most DEADLINE_S for
+both: an unreachable server (packets dropped) makes its check time out rather than
+hold up the answer. A check still running then is reported down and ends by itself,
+bounded by the connect and socket timeouts of config.py.
+"""
+
+import concurrent.futures
+
+import redis
+from sqlalchemy import text
+
+from webapp.extensions import db
+
+# The readiness answer's promise is 3 s (SPEC 11); this leaves room for the rest of the request.
+DEADLINE_S = 2.5
+
+_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
+
+
+def _postgresql(app):
+    with app.app_context():
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+
+def _redis(app):
+    client = redis.Redis.from_url(app.config["REDIS_URL"],
+                                  socket_timeout=app.config["REDIS_SOCKET_TIMEOUT_S"],
+                                  socket_connect_timeout=app.config["REDIS_CONNECT_TIMEOUT_S"])
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+CHECKS = {"postgresql": _postgresql, "redis": _redis}
+
+
+def check(app):
+    """{"postgresql": "ok"|"down", "redis": "ok"|"down"} within DEADLINE_S."""
+    futures = {name: _pool.submit(probe, app) for name, probe in CHECKS.items()}
+    concurrent.futures.wait(futures.values(), timeout=DEADLINE_S)
+    return {name: _state(future) for name, future in futures.items()}
+
+
+def _state(future):
+    if not future.done():
+        return "down"
+    return "ok" if future.exception() is None else "down"
