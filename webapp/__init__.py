@@ -6,7 +6,7 @@ from pathlib import Path
 from apiflask import APIFlask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import commands, errors
+from webapp import commands, errors, json_logging, request_ids
 from webapp.api import converters
 from webapp.extensions import db, migrate
 from webapp.models.llm_call_log import include_in_schema_compare
@@ -26,6 +26,7 @@ def create_app(config_object="config.Config"):
     hops = app.config["TRUSTED_PROXY_HOPS"]
     if hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)
+    request_ids.register(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -64,6 +65,7 @@ def register_commands(app):
 
 
 def configure_logging(app):
-    """Log to stderr at INFO unless the host process configured logging already."""
+    """Log JSON lines to stderr at INFO unless the host process configured logging already
+    (the Celery worker installs the same through its setup_logging signal)."""
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        json_logging.install(app.config)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from apiflask import HTTPError
-from flask import current_app, has_app_context, has_request_context, request
+from flask import current_app, g, has_app_context, has_request_context, request
 from sqlalchemy.orm import Session, scoped_session
 from werkzeug.exceptions import HTTPException
 
@@ -142,6 +142,7 @@ def request_meta_from_request():
         "method": request.method,
         "user_agent": request.headers.get("User-Agent"),
         "ip_address": request.remote_addr,
+        "request_id": g.get("request_id"),
     }
 
 
@@ -168,7 +169,8 @@ class LlmCallLogger:
         self.user_agent = request_meta.get("user_agent")
         self.ip_address = request_meta.get("ip_address")
         self._engine = db
-        self.fields = {}
+        # The request that started the call (carried in request_meta into a worker).
+        self.fields = {"request_id": request_meta.get("request_id")}
         self.request_data = None
         self.timestamp = None
         self.call_id = None
