@@ -75,6 +75,11 @@ class Config:
     LOG_REQUEST_DATA = _bool("LOG_REQUEST_DATA", True)
     TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
 
+    # GET /metrics wants this bearer token when set. Its files live in METRICS_DIR, by default
+    # a directory under instance/metrics/ of this deployment's own (webapp.metrics).
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+    METRICS_DIR = os.environ.get("METRICS_DIR") or None
+
     MAX_CONTENT_LENGTH = 64 * 1024
 
     # APIFlask: validation errors are 400s.

@@ -6,7 +6,7 @@ from pathlib import Path
 from apiflask import APIFlask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import commands, errors, json_logging, request_ids
+from webapp import commands, errors, json_logging, metrics, request_ids
 from webapp.api import converters
 from webapp.extensions import db, migrate
 from webapp.models.llm_call_log import include_in_schema_compare
@@ -43,13 +43,15 @@ def register_extensions(app):
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=False,
                      include_name=include_in_schema_compare)
     celery_init_app(app)
+    metrics.register(app)
 
 
 def register_blueprints(app):
     """Mount the feature blueprints."""
     from webapp.api import account, jobs, logs, operations, workouts
+    from webapp.api import metrics as metrics_api
 
-    for module in (account, operations, jobs, workouts, logs):
+    for module in (account, operations, jobs, workouts, logs, metrics_api):
         app.register_blueprint(module.bp)
 
 

@@ -78,3 +78,5 @@ def install(config, level=logging.INFO):
         root.removeHandler(handler)
     root.addHandler(json_handler(secrets=configured_secrets(config)))
     root.setLevel(level)
+    # Python's warnings (Celery's, say) would go to stderr as plain text otherwise.
+    logging.captureWarnings(True)

@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import DateTime, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from webapp import metrics
 from webapp.errors import Conflict
 from webapp.extensions import db
 from webapp.models import Job
@@ -81,6 +82,7 @@ def submit(user, operation_type, payload, *, request_meta, idempotency_key=None)
             raise
         # A concurrent request with the same key won the race: answer with its job.
         return _same_request_or_409(existing, digest), False
+    metrics.record_submitted(operation_type)
     enqueue(job)
     return job, True
 

@@ -18,6 +18,7 @@ from flask import current_app, g, has_app_context, has_request_context, request
 from sqlalchemy.orm import Session, scoped_session
 from werkzeug.exceptions import HTTPException
 
+from webapp import metrics
 from webapp.extensions import db as flask_db
 from webapp.services import log_spool
 from webapp.services.log_writer import write_row
@@ -257,11 +258,13 @@ class LlmCallLogger:
             write_row(_bind(self._engine), row)
         except Exception:
             _keep(row)
+        metrics.record_call(row)
 
 
 def _keep(row):
     """The database refused a row: spool it in Redis for the sweeper to write later, or, with
     Redis down too, put it whole in the application log. The operation goes on either way."""
+    metrics.record_log_write_failure()
     try:
         log_spool.spool(row)
     except Exception:
