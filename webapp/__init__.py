@@ -48,10 +48,10 @@ def register_extensions(app):
 
 def register_blueprints(app):
     """Mount the feature blueprints."""
-    from webapp.api import account, jobs, logs, operations, workouts
+    from webapp.api import account, jobs, log_exports, logs, operations, workouts
     from webapp.api import metrics as metrics_api
 
-    for module in (account, operations, jobs, workouts, logs, metrics_api):
+    for module in (account, operations, jobs, workouts, logs, log_exports, metrics_api):
         app.register_blueprint(module.bp)
 
 

@@ -2,6 +2,7 @@
 log with realistic rows, recount its rollups."""
 
 import time
+from datetime import timezone
 
 import click
 from flask import current_app
@@ -11,7 +12,8 @@ from tqdm import tqdm
 from webapp.extensions import db
 from webapp.models import ApiToken, User
 from webapp.models.user import normalize_email
-from webapp.services import log_rollups, log_seed
+from webapp.services import log_export, log_queries, log_rollups, log_seed
+from webapp.services.log_queries import LogFilters
 
 users = AppGroup("users", help="Manage users and their API tokens.")
 logs = AppGroup("logs", help="Seed the LLM call log and keep its rollups.")
@@ -87,3 +89,45 @@ def rebuild_rollups():
     started = time.monotonic()
     counted = log_rollups.rebuild()
     click.echo(f"Recounted the rollups over {counted} rows in {time.monotonic() - started:.1f} s.")
+
+
+@logs.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl",
+              show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="The file to write.")
+@click.option("--user-id", default=None, help="Only this user's calls.")
+@click.option("--endpoint-name", default=None)
+@click.option("--llm-operation-type", default=None)
+@click.option("--success", type=click.BOOL, default=None, help="true or false.")
+@click.option("--start-date", type=click.DateTime(), default=None,
+              help="Only calls at or after this instant (UTC).")
+@click.option("--end-date", type=click.DateTime(), default=None,
+              help="Only calls before this instant (UTC).")
+def export_logs(fmt, output, user_id, endpoint_name, llm_operation_type, success, start_date,
+                end_date):
+    """Write what GET /llm-logs/export serves to a file, with a progress bar."""
+    from webapp.api.log_exports import log_objects
+
+    filters = LogFilters(user_id=user_id, endpoint_name=endpoint_name,
+                         llm_operation_type=llm_operation_type, success=success,
+                         since=_utc(start_date), before=_utc(end_date))
+    as_dict, columns = log_objects()
+    total = log_queries.count_logs(filters)
+    written = 0
+
+    def progress(rows):
+        nonlocal written
+        written += rows
+        bar.update(rows)
+
+    stream = log_export.RowStream(filters)
+    with open(output, "w", encoding="utf-8", newline="") as target, \
+            tqdm(total=total, unit="rows", unit_scale=True, desc="Exporting llm_call_logs") as bar:
+        for chunk in log_export.encode(stream, fmt, as_dict, columns, on_batch=progress):
+            target.write(chunk)
+    click.echo(f"Exported {written} rows to {output}.")
+
+
+def _utc(instant):
+    return instant.replace(tzinfo=timezone.utc) if instant is not None else None

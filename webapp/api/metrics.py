@@ -22,7 +22,8 @@ def _authorized():
 
 
 @bp.get("/metrics")
-@bp.doc(responses={200: "Prometheus text format.",
+@bp.doc(responses={200: {"description": "Prometheus text format.",
+                         "content": {"text/plain": {"schema": {"type": "string"}}}},
                    401: "METRICS_TOKEN is set and the bearer token is not it."})
 def scrape():
     """Prometheus text format, summed over every web and worker process."""
