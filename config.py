@@ -75,6 +75,12 @@ class Config:
     LOG_REQUEST_DATA = _bool("LOG_REQUEST_DATA", True)
     TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
 
+    # Limits per user (SPEC section 12), all off unless set: LLM operation requests a minute
+    # (the three submit routes together), tokens and USD of the calls of a UTC day.
+    RATE_LIMIT_PER_MINUTE = int(os.environ.get("RATE_LIMIT_PER_MINUTE") or 0) or None
+    DAILY_TOKEN_BUDGET = int(os.environ.get("DAILY_TOKEN_BUDGET") or 0) or None
+    DAILY_COST_BUDGET_USD = float(os.environ.get("DAILY_COST_BUDGET_USD") or 0) or None
+
     # GET /metrics wants this bearer token when set. Its files live in METRICS_DIR, by default
     # a directory under instance/metrics/ of this deployment's own (webapp.metrics).
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
