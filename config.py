@@ -81,6 +81,9 @@ class Config:
     DAILY_TOKEN_BUDGET = int(os.environ.get("DAILY_TOKEN_BUDGET") or 0) or None
     DAILY_COST_BUDGET_USD = float(os.environ.get("DAILY_COST_BUDGET_USD") or 0) or None
 
+    # Log rows older than this many days are removed by the workers' sweep (unset: kept).
+    LOG_RETENTION_DAYS = int(os.environ.get("LOG_RETENTION_DAYS") or 0) or None
+
     # GET /metrics wants this bearer token when set. Its files live in METRICS_DIR, by default
     # a directory under instance/metrics/ of this deployment's own (webapp.metrics).
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None

@@ -48,10 +48,11 @@ def register_extensions(app):
 
 def register_blueprints(app):
     """Mount the feature blueprints."""
-    from webapp.api import account, jobs, log_exports, logs, operations, workouts
+    from webapp.api import account, admin_users, jobs, log_exports, logs, operations, workouts
     from webapp.api import metrics as metrics_api
 
-    for module in (account, operations, jobs, workouts, logs, log_exports, metrics_api):
+    for module in (account, operations, jobs, workouts, logs, log_exports, metrics_api,
+                   admin_users):
         app.register_blueprint(module.bp)
 
 

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from webapp.extensions import db
 from webapp.models import ApiToken, User
 from webapp.models.user import normalize_email
-from webapp.services import log_export, log_queries, log_rollups, log_seed
+from webapp.services import erasure, log_export, log_queries, log_retention, log_rollups, log_seed
 from webapp.services.log_queries import LogFilters
 
 users = AppGroup("users", help="Manage users and their API tokens.")
@@ -63,6 +63,33 @@ def revoke_tokens(email):
     count = ApiToken.revoke_all(user)
     db.session.commit()
     click.echo(f"Revoked {count} token(s) of {user.email}.")
+
+
+@users.command("erase")
+@click.argument("email")
+def erase_user(email):
+    """Remove the user and everything of theirs (logs, jobs, workouts, plans, revisions,
+    tokens); prints what was removed."""
+    counts = erasure.erase(_existing_user(email))
+    click.echo(f"Erased {email} ({counts['user_id']}): {counts['log_rows']} log rows, "
+               f"{counts['jobs']} jobs, {counts['workouts']} workouts, {counts['training_plans']} "
+               f"training plans, {counts['revisions']} revisions, {counts['tokens']} tokens.")
+
+
+@logs.command("purge")
+def purge_logs():
+    """Remove the log rows older than LOG_RETENTION_DAYS now; the last line is the number of
+    rows removed (0, with a note why, when LOG_RETENTION_DAYS is unset)."""
+    days = current_app.config.get("LOG_RETENTION_DAYS")
+    if not days:
+        click.echo("LOG_RETENTION_DAYS is not set, so every row is kept; nothing removed.",
+                   err=True)
+        click.echo(0)
+        return
+    purged = log_retention.purge(days)
+    click.echo(f"Removed {purged.rows} rows older than {days} days "
+               f"({purged.partitions} partitions dropped whole).", err=True)
+    click.echo(purged.rows)
 
 
 @logs.command("seed")
