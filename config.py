@@ -1,6 +1,15 @@
 """Settings, read from the environment once, when a config class is imported."""
 
+import json
 import os
+from pathlib import Path
+
+# Where `make run` writes the URLs of the embedded servers it started, so that `flask ...`
+# in another shell finds them (see service_urls).
+RUN_URLS_FILE = Path(os.environ.get("RUN_URLS_FILE")
+                     or Path(__file__).resolve().parent / "instance" / "run-urls.json")
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/llmlog"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def _bool(name, default):
@@ -30,15 +39,38 @@ DEFAULT_LLM_PRICES = {
 }
 
 
+def service_urls(environ=os.environ, run_urls_file=RUN_URLS_FILE):
+    """DATABASE_URL and REDIS_URL: from the environment, else those of the embedded servers a
+    running `make run` wrote down, else the local defaults. Also says where each came from."""
+    try:
+        started = json.loads(Path(run_urls_file).read_text())
+    except (OSError, ValueError):
+        started = {}
+    urls = {}
+    for name, default in (("DATABASE_URL", DEFAULT_DATABASE_URL),
+                          ("REDIS_URL", DEFAULT_REDIS_URL)):
+        if environ.get(name):
+            urls[name] = (environ[name], "environment")
+        elif started.get(name):
+            urls[name] = (started[name], str(run_urls_file))
+        else:
+            urls[name] = (default, "default")
+    return urls
+
+
+_URLS = service_urls()
+
+
 class Config:
     """Production settings; every value can be set through the environment."""
 
     # Signs the log listings' cursors. Unset, each host makes one under instance/ (see
     # webapp.secret_key); set it when web processes run on more than one host.
     SECRET_KEY = os.environ.get("SECRET_KEY", "")
-    SQLALCHEMY_DATABASE_URI = database_url(
-        os.environ.get("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/llmlog")
-    )
+    SQLALCHEMY_DATABASE_URI = database_url(_URLS["DATABASE_URL"][0])
+    # Where the database URL came from (the environment, make run's file, or the default),
+    # for the CLI's one-line error when it cannot connect.
+    DATABASE_URL_SOURCE = _URLS["DATABASE_URL"][1]
     # Calls one worker process keeps in flight: its pool's threads (an LLM call is mostly
     # waiting, so threads, not processes; see the README's production section).
     WORKER_CONCURRENCY = int(os.environ.get("WORKER_CONCURRENCY", "200"))
@@ -55,7 +87,7 @@ class Config:
         "max_overflow": DB_MAX_OVERFLOW,
         "connect_args": {"options": "-c timezone=UTC"},
     }
-    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    REDIS_URL = _URLS["REDIS_URL"][0]
 
     OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY") or None
     OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL") or None

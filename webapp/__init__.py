@@ -6,7 +6,7 @@ from pathlib import Path
 from apiflask import APIFlask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import commands, errors, json_logging, metrics, request_ids
+from webapp import cli_errors, commands, errors, json_logging, metrics, request_ids
 from webapp.api import converters
 from webapp.extensions import db, migrate
 from webapp.models.llm_call_log import include_in_schema_compare
@@ -65,6 +65,7 @@ def register_commands(app):
     """Add the `flask users ...` and `flask logs ...` commands."""
     app.cli.add_command(commands.users)
     app.cli.add_command(commands.logs)
+    cli_errors.install(app)
 
 
 def configure_logging(app):
