@@ -203,3 +203,27 @@ def test_a_running_job_still_tells_other_health_notes_apart(app, client, auth):
     other = client.post("/llm/create-training-principles", json={**PLAN, "health_notes": "b"},
                         headers={**headers, **key})
     assert other.status_code == 409
+
+
+def test_the_workers_sweeper_applies_the_retention(app, old_rows):
+    import time
+
+    from tasks.sweeper import start_sweeper
+
+    app.config["LOG_RETENTION_DAYS"] = 30
+    stop = start_sweeper(app)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            db.session.rollback()
+            [[old]] = db.session.execute(text(
+                "SELECT count(*) FROM llm_call_logs WHERE \"timestamp\" < now() - interval '31 days'"
+            )).all()
+            if old == 0:
+                break
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        app.config["LOG_RETENTION_DAYS"] = None
+    assert old == 0
+    assert_all_match()

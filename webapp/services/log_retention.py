@@ -5,7 +5,9 @@ buckets, which hold exactly their rows since partitions and buckets share UTC bo
 rest are deleted a small batch per statement, so no statement holds the table for long and
 the rollups follow through the log table's statement triggers. A DROP fires no trigger, so
 the rollup buckets of a dropped month are deleted in the same transaction: the rollups stay
-equal to the rows either way.
+equal to the rows either way. A drop holds the log table's lock for a moment (the detach,
+the drop and the month's rollup buckets); it waits at most 2 s for that lock and otherwise
+tries again at the next sweep.
 """
 
 import logging
@@ -25,9 +27,11 @@ BATCH_ROWS = 5000
 _PARTITION_NAME = re.compile(r"llm_call_logs_y(\d{4})m(\d{2})")
 # A DROP waits at most this long for the table; busy, it is tried again at the next sweep.
 _LOCK_TIMEOUT = "2s"
+# SKIP LOCKED: the sweepers of several workers take different batches instead of queueing.
 _DELETE_BATCH = text("""
     DELETE FROM llm_call_logs WHERE (id, "timestamp") IN (
-        SELECT id, "timestamp" FROM llm_call_logs WHERE "timestamp" < :cutoff LIMIT :batch)
+        SELECT id, "timestamp" FROM llm_call_logs WHERE "timestamp" < :cutoff LIMIT :batch
+        FOR UPDATE SKIP LOCKED)
 """)
 
 
@@ -90,10 +94,14 @@ def _drop_partition(name, lo, hi):
                                {"key": _PARTITIONS_LOCK}):
                 return None
             conn.execute(text(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'"))
-            # Locked first, so no row arrives between the count and the drop.
-            conn.execute(text(f'LOCK TABLE "{name}" IN ACCESS EXCLUSIVE MODE'))
-            rows = conn.scalar(text(f'SELECT count(*) FROM "{name}"'))
+            # DETACH locks the log table, then the partition: the order readers lock them in,
+            # so a reader waits for the drop (or the drop gives up) and neither deadlocks.
+            # From here to the commit no row of that month can arrive or leave.
             conn.execute(text(f'ALTER TABLE llm_call_logs DETACH PARTITION "{name}"'))
+            # The rollup counts the month's rows exactly, without reading them.
+            rows = conn.scalar(text(
+                "SELECT coalesce(sum(calls), 0) FROM llm_log_rollup_user_calls "
+                "WHERE grain = 'day' AND bucket >= :lo AND bucket < :hi"), {"lo": lo, "hi": hi})
             conn.execute(text(f'DROP TABLE "{name}"'))
             for table in ROLLUP_TABLES:
                 conn.execute(text(f"DELETE FROM {table} WHERE bucket >= :lo AND bucket < :hi"),
