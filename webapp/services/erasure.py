@@ -21,19 +21,24 @@ _DELETE_LOG_BATCH = text("""
 
 
 def erase(user):
-    """Remove everything of the user; return the counts removed, by kind."""
+    """Remove everything of the user; return the counts removed, by kind.
+
+    Tokens go first, so nothing new starts for the user meanwhile; the account goes last, so
+    an erasure cut short can be run again by email and finishes the job.
+    """
     user_id = user.id
     counts = {"user_id": str(user_id)}
-    # Tokens first: nothing new can start for the user while the rest goes.
-    for key, model in (("tokens", ApiToken), ("revisions", WorkoutRevision), ("jobs", Job),
-                       ("workouts", Workout), ("training_plans", TrainingPlan)):
-        counts[key] = db.session.execute(delete(model).where(model.user_id == user_id)).rowcount
-        if key == "tokens":
-            db.session.commit()
-    db.session.delete(user)
+    counts["tokens"] = db.session.execute(
+        delete(ApiToken).where(ApiToken.user_id == user_id)).rowcount
     db.session.commit()
     counts["log_rows"] = _erase_logs(str(user_id))
-    return counts
+    for key, model in (("revisions", WorkoutRevision), ("jobs", Job), ("workouts", Workout),
+                       ("training_plans", TrainingPlan)):
+        counts[key] = db.session.execute(delete(model).where(model.user_id == user_id)).rowcount
+    db.session.delete(user)
+    db.session.commit()
+    return {key: counts[key] for key in ("user_id", "log_rows", "jobs", "workouts",
+                                         "training_plans", "revisions", "tokens")}
 
 
 def _erase_logs(user_id):
@@ -49,12 +54,6 @@ def _erase_logs(user_id):
             conn.execute(text(f"DELETE FROM {table} WHERE user_id = :user_id AND calls = 0"),
                          {"user_id": user_id})
     return removed
-
-
-def find_user(user_id):
-    """The user with this id, or None."""
-    return db.session.get(User, user_id)
-
 
 
 def find_user(user_id):
