@@ -2,6 +2,14 @@
 
 import json
 import os
+from pathlib import Path
+
+# Where `make run` writes the URLs of the embedded servers it started, so that `flask ...`
+# in another shell finds them (see service_urls).
+RUN_URLS_FILE = Path(os.environ.get("RUN_URLS_FILE")
+                     or Path(__file__).resolve().parent / "instance" / "run-urls.json")
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/llmlog"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def _bool(name, default):
@@ -79,15 +87,38 @@ def _price_problem(price):
     return None
 
 
+def service_urls(environ=os.environ, run_urls_file=RUN_URLS_FILE):
+    """DATABASE_URL and REDIS_URL: from the environment, else those of the embedded servers a
+    running `make run` wrote down, else the local defaults. Also says where each came from."""
+    try:
+        started = json.loads(Path(run_urls_file).read_text())
+    except (OSError, ValueError):
+        started = {}
+    urls = {}
+    for name, default in (("DATABASE_URL", DEFAULT_DATABASE_URL),
+                          ("REDIS_URL", DEFAULT_REDIS_URL)):
+        if environ.get(name):
+            urls[name] = (environ[name], "environment")
+        elif started.get(name):
+            urls[name] = (started[name], str(run_urls_file))
+        else:
+            urls[name] = (default, "default")
+    return urls
+
+
+_URLS = service_urls()
+
+
 class Config:
     """Production settings; every value can be set through the environment."""
 
     # Signs the log listings' cursors. Unset, each host makes one under instance/ (see
     # webapp.secret_key); set it when web processes run on more than one host.
     SECRET_KEY = os.environ.get("SECRET_KEY", "")
-    SQLALCHEMY_DATABASE_URI = database_url(
-        os.environ.get("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/llmlog")
-    )
+    SQLALCHEMY_DATABASE_URI = database_url(_URLS["DATABASE_URL"][0])
+    # Where the database URL came from (the environment, make run's file, or the default),
+    # for the CLI's one-line error when it cannot connect.
+    DATABASE_URL_SOURCE = _URLS["DATABASE_URL"][1]
     # Calls one worker process keeps in flight: its pool's threads (an LLM call is mostly
     # waiting, so threads, not processes; see the README's production section).
     WORKER_CONCURRENCY = int(os.environ.get("WORKER_CONCURRENCY", "200"))
@@ -121,7 +152,7 @@ class Config:
             "keepalives_count": 3,
         },
     }
-    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    REDIS_URL = _URLS["REDIS_URL"][0]
     # How long connecting to Redis, and then one reply of it, may take (the broker, the readiness
     # check): a submit never blocks past 5 s while Redis is down or unreachable (SPEC 11).
     REDIS_CONNECT_TIMEOUT_S = float(os.environ.get("REDIS_CONNECT_TIMEOUT_S", "1"))
@@ -150,6 +181,20 @@ class Config:
 
     LOG_REQUEST_DATA = _bool("LOG_REQUEST_DATA", True)
     TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
+
+    # Limits per user (SPEC section 12), all off unless set: LLM operation requests a minute
+    # (the three submit routes together), tokens and USD of the calls of a UTC day.
+    RATE_LIMIT_PER_MINUTE = int(os.environ.get("RATE_LIMIT_PER_MINUTE") or 0) or None
+    DAILY_TOKEN_BUDGET = int(os.environ.get("DAILY_TOKEN_BUDGET") or 0) or None
+    DAILY_COST_BUDGET_USD = float(os.environ.get("DAILY_COST_BUDGET_USD") or 0) or None
+
+    # Log rows older than this many days are removed by the workers' sweep (unset: kept).
+    LOG_RETENTION_DAYS = int(os.environ.get("LOG_RETENTION_DAYS") or 0) or None
+
+    # GET /metrics wants this bearer token when set. Its files live in METRICS_DIR, by default
+    # a directory under instance/metrics/ of this deployment's own (webapp.metrics).
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+    METRICS_DIR = os.environ.get("METRICS_DIR") or None
 
     MAX_CONTENT_LENGTH = 64 * 1024
 

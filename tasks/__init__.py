@@ -4,17 +4,23 @@ Builds the Flask app, takes the Celery app it configured, and imports the
 task modules so the worker knows every task.
 """
 
-from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery.signals import setup_logging, worker_process_init, worker_ready, worker_shutdown
 
 from tasks import llm_operations  # noqa: F401  (registers the tasks)
 from tasks.alerting import start_alerting
 from tasks.sweeper import start_sweeper
-from webapp import create_app
+from webapp import create_app, json_logging
 from webapp.extensions import db
 
 flask_app = create_app()
 celery = flask_app.extensions["celery"]
 _background = {}
+
+
+@setup_logging.connect
+def _json_logs(loglevel=None, **_):
+    """The worker logs JSON lines on stderr like the web app (instead of Celery's own format)."""
+    json_logging.install(flask_app.config, level=loglevel or "INFO")
 
 
 @worker_process_init.connect

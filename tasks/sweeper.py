@@ -2,15 +2,22 @@
 
 It sends again the jobs whose message may be lost (webapp.services.jobs.sweep), writes the
 log rows that waited in Redis while the database was down (log_spool.drain), and makes the
-log table's partitions of the coming months (log_partitions.ensure_ahead).
+log table's partitions of the coming months (log_partitions.ensure_ahead), and removes the
+log rows past LOG_RETENTION_DAYS (log_retention.purge).
 """
 
 import logging
 import threading
 
-from webapp.services import jobs, log_partitions, log_spool
+from webapp.services import jobs, log_partitions, log_retention, log_spool
 
 log = logging.getLogger(__name__)
+
+
+def _retention(config):
+    """Remove the log rows older than LOG_RETENTION_DAYS, when it is set."""
+    if config.get("LOG_RETENTION_DAYS"):
+        log_retention.purge(config["LOG_RETENTION_DAYS"])
 
 
 def start_sweeper(flask_app):
@@ -23,6 +30,7 @@ def start_sweeper(flask_app):
         ("send unfinished jobs again", lambda: jobs.sweep(resend_after)),
         ("write spooled log rows", log_spool.drain),
         ("make log partitions", log_partitions.ensure_ahead),
+        ("apply log retention", lambda: _retention(flask_app.config)),
     )
 
     def loop():

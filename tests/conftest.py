@@ -65,10 +65,11 @@ def fake_llm():
 
 
 @pytest.fixture(scope="session")
-def config_class(database, services, redis_prefix, fake_llm):
+def config_class(database, services, redis_prefix, fake_llm, tmp_path_factory):
     """TestConfig pointed at the test database, this run's Redis key prefix and the fake LLM."""
 
     class RunConfig(TestConfig):
+        METRICS_DIR = str(tmp_path_factory.mktemp("metrics"))
         SQLALCHEMY_DATABASE_URI = database
         REDIS_URL = services["REDIS_URL"]
         REDIS_KEY_PREFIX = redis_prefix

@@ -17,8 +17,9 @@ from tests.log_factories import LlmCallLogFactory, ago
 UNDOCUMENTED = {"/openapi.json", "/docs", "/docs/oauth2-redirect"}
 # Pages for people and their files, not the API: the dashboard, `/` and the /docs assets.
 PAGE_BLUEPRINTS = ("dashboard.", "root.", "api_docs.")
-# Documented routes that take no token (SPEC 11).
-PUBLIC = {"/healthz", "/readyz"}
+# Documented routes that take no user's token: health (SPEC 11) and /metrics (SPEC 14, which
+# takes METRICS_TOKEN when it is set).
+PUBLIC = {"/healthz", "/readyz", "/metrics"}
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ def _fields(response):
         ("/llm/create-workout", {"prompt": "x" * 4001}, "prompt"),
         ("/llm/create-workout", {"prompt": 42}, "prompt"),
         ("/llm/create-workout", {"prompt": "nul\x00byte"}, "prompt"),
+        ("/llm/create-workout", {"prompt": " \t\n  "}, "prompt"),
+        ("/llm/create-workout", {"prompt": "\u2003\u00a0"}, "prompt"),
         ("/llm/create-workout", {"prompt": "ok", "model": "gpt-5"}, "model"),
         ("/llm/create-training-principles", {**PLAN, "experience_level": "expert"},
          "experience_level"),
@@ -145,3 +147,12 @@ def test_accept_with_a_bad_revision_id_is_400(client, auth):
                            headers=headers)
     assert response.status_code == 400
     assert "revision_id" in _fields(response)
+
+
+def test_whitespace_only_feedback_is_400_like_an_empty_one(app, client, auth):
+    _, headers = auth.user()
+    for feedback in ("", "   ", "\n\t"):
+        response = client.post("/workouts/1/revise", json={"feedback": feedback}, headers=headers)
+        assert response.status_code == 400
+        assert "feedback" in _fields(response)
+    assert _nothing_recorded(app)

@@ -6,7 +6,7 @@ from pathlib import Path
 from apiflask import APIFlask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import commands, errors, http_edges
+from webapp import cli_errors, commands, errors, http_edges, json_logging, metrics, request_ids
 from webapp.api import converters
 from webapp.extensions import csrf, db, migrate
 from webapp.models.llm_call_log import include_in_schema_compare
@@ -27,6 +27,7 @@ def create_app(config_object="config.Config"):
     if hops > 0:
         # x_proto too: the dashboard's cookie is Secure when the client spoke HTTPS to the proxy.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    request_ids.register(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -45,14 +46,19 @@ def register_extensions(app):
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=False,
                      include_name=include_in_schema_compare)
     celery_init_app(app)
+    metrics.register(app)
 
 
 def register_blueprints(app):
     """Mount the feature blueprints, the health routes, the /docs assets and the dashboard."""
     from webapp import api_docs, dashboard
-    from webapp.api import account, alerts, health, jobs, logs, operations, workouts
+    from webapp.api import (
+        account, admin_users, alerts, health, jobs, log_exports, logs, operations, workouts,
+    )
+    from webapp.api import metrics as metrics_api
 
-    for module in (account, operations, jobs, workouts, logs, alerts, health, api_docs):
+    for module in (account, operations, jobs, workouts, logs, log_exports, metrics_api,
+                   admin_users, alerts, health, api_docs):
         app.register_blueprint(module.bp)
     dashboard.register(app)
 
@@ -67,9 +73,11 @@ def register_commands(app):
     app.cli.add_command(commands.users)
     app.cli.add_command(commands.logs)
     app.cli.add_command(commands.alerts)
+    cli_errors.install(app)
 
 
 def configure_logging(app):
-    """Log to stderr at INFO unless the host process configured logging already."""
+    """Log JSON lines to stderr at INFO unless the host process configured logging already
+    (the Celery worker installs the same through its setup_logging signal)."""
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        json_logging.install(app.config)

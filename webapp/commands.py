@@ -2,6 +2,7 @@
 log with realistic rows, recount its rollups; `flask alerts check`: evaluate the alert rules."""
 
 import time
+from datetime import timezone
 
 import click
 from flask import current_app
@@ -11,7 +12,9 @@ from tqdm import tqdm
 from webapp.extensions import db
 from webapp.models import ApiToken, User
 from webapp.models.user import normalize_email
-from webapp.services import alerts as alert_rules, log_rollups, log_seed
+from webapp.services import alerts as alert_rules, erasure, log_export, log_queries, log_retention
+from webapp.services import log_rollups, log_seed
+from webapp.services.log_queries import LogFilters
 
 users = AppGroup("users", help="Manage users and their API tokens.")
 logs = AppGroup("logs", help="Seed the LLM call log and keep its rollups.")
@@ -64,6 +67,33 @@ def revoke_tokens(email):
     click.echo(f"Revoked {count} token(s) of {user.email}.")
 
 
+@users.command("erase")
+@click.argument("email")
+def erase_user(email):
+    """Remove the user and everything of theirs (logs, jobs, workouts, plans, revisions,
+    tokens); prints what was removed."""
+    counts = erasure.erase(_existing_user(email))
+    click.echo(f"Erased {email} ({counts['user_id']}): {counts['log_rows']} log rows, "
+               f"{counts['jobs']} jobs, {counts['workouts']} workouts, {counts['training_plans']} "
+               f"training plans, {counts['revisions']} revisions, {counts['tokens']} tokens.")
+
+
+@logs.command("purge")
+def purge_logs():
+    """Remove the log rows older than LOG_RETENTION_DAYS now; the last line is the number of
+    rows removed (0, with a note why, when LOG_RETENTION_DAYS is unset)."""
+    days = current_app.config.get("LOG_RETENTION_DAYS")
+    if not days:
+        click.echo("LOG_RETENTION_DAYS is not set, so every row is kept; nothing removed.",
+                   err=True)
+        click.echo(0)
+        return
+    purged = log_retention.purge(days)
+    click.echo(f"Removed {purged.rows} rows older than {days} days "
+               f"({purged.partitions} partitions dropped whole).", err=True)
+    click.echo(purged.rows)
+
+
 @logs.command("seed")
 @click.option("--rows", type=click.IntRange(min=1), required=True, help="How many rows to add.")
 @click.option("--users", "user_count", type=click.IntRange(min=1), default=2000, show_default=True,
@@ -97,3 +127,45 @@ def check_alerts():
     for evaluation in alert_rules.evaluate_every_rule():
         value = "null" if evaluation.value is None else f"{evaluation.value:.12g}"
         click.echo(f"{evaluation.rule.name} {alert_rules.shown_state(evaluation.rule)} {value}")
+
+
+@logs.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl",
+              show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="The file to write.")
+@click.option("--user-id", default=None, help="Only this user's calls.")
+@click.option("--endpoint-name", default=None)
+@click.option("--llm-operation-type", default=None)
+@click.option("--success", type=click.BOOL, default=None, help="true or false.")
+@click.option("--start-date", type=click.DateTime(), default=None,
+              help="Only calls at or after this instant (UTC).")
+@click.option("--end-date", type=click.DateTime(), default=None,
+              help="Only calls before this instant (UTC).")
+def export_logs(fmt, output, user_id, endpoint_name, llm_operation_type, success, start_date,
+                end_date):
+    """Write what GET /llm-logs/export serves to a file, with a progress bar."""
+    from webapp.api.log_exports import log_objects
+
+    filters = LogFilters(user_id=user_id, endpoint_name=endpoint_name,
+                         llm_operation_type=llm_operation_type, success=success,
+                         since=_utc(start_date), before=_utc(end_date))
+    as_dict, columns = log_objects()
+    total = log_queries.count_logs(filters)
+    written = 0
+
+    def progress(rows):
+        nonlocal written
+        written += rows
+        bar.update(rows)
+
+    stream = log_export.RowStream(filters)
+    with open(output, "w", encoding="utf-8", newline="") as target, \
+            tqdm(total=total, unit="rows", unit_scale=True, desc="Exporting llm_call_logs") as bar:
+        for chunk in log_export.encode(stream, fmt, as_dict, columns, on_batch=progress):
+            target.write(chunk)
+    click.echo(f"Exported {written} rows to {output}.")
+
+
+def _utc(instant):
+    return instant.replace(tzinfo=timezone.utc) if instant is not None else None

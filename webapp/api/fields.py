@@ -20,11 +20,23 @@ def _encodable(value):
         raise ValidationError("Must be valid Unicode text.") from exc
 
 
-def text(min_length=1, max_length=4000, **kwargs):
-    """A string field of bounded length that PostgreSQL can store."""
-    return fields.String(
-        validate=[validate.Length(min=min_length, max=max_length), NO_NUL, _encodable], **kwargs
-    )
+def _not_blank(value):
+    if not value.strip():
+        raise ValidationError("Must not be only whitespace.")
+
+
+# Published for text that must not be blank: no NUL, and at least one other character.
+_NOT_BLANK_PATTERN = r"^[^\x00]*[^\x00\s][^\x00]*$"
+
+
+def text(min_length=1, max_length=4000, blank=True, **kwargs):
+    """A string field of bounded length that PostgreSQL can store; with blank=False it must
+    hold more than whitespace."""
+    validators = [validate.Length(min=min_length, max=max_length), NO_NUL, _encodable]
+    if not blank:
+        validators.append(_not_blank)
+        kwargs["metadata"] = {**kwargs.get("metadata", {}), "pattern": _NOT_BLANK_PATTERN}
+    return fields.String(validate=validators, **kwargs)
 
 
 class QueryInteger(fields.Integer):

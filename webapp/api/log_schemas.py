@@ -98,19 +98,24 @@ def _cursor():
     )
 
 
-class OwnLogsQuery(Schema):
-    """The query parameters of GET /llm-logs/my-logs."""
+class OwnLogsFilters(Schema):
+    """The filters of the caller's own logs (my-logs and its export)."""
 
     endpoint_name = _filter_text(255, "Only calls of this endpoint, e.g. `llm/create-workout`.")
     llm_operation_type = _filter_text(64, "Only calls of this operation type.")
     success = _success()
     days = _days(7, "Only calls of the last `days` × 24 hours.")
+
+
+class OwnLogsQuery(OwnLogsFilters):
+    """The query parameters of GET /llm-logs/my-logs."""
+
     limit = _limit(50, 500)
     cursor = _cursor()
 
 
-class AllLogsQuery(Schema):
-    """The query parameters of GET /llm-logs/ (admins)."""
+class AllLogsFilters(Schema):
+    """The filters of every user's logs (the admin listing and its export)."""
 
     user_id = _filter_text(36, "Only calls of this user (the user's UUID).")
     endpoint_name = _filter_text(255, "Only calls of this endpoint, e.g. `llm/create-workout`.")
@@ -124,6 +129,20 @@ class AllLogsQuery(Schema):
         metadata={"description": "Only calls up to this date (the whole day, UTC) or date-time "
                   "(inclusive)."}
     )
+
+    @post_load
+    def _period(self, data, **kwargs):
+        """Turn start_date / end_date into the bounds since (inclusive) and before (exclusive)."""
+        since = _start_of(data.pop("start_date", None))
+        before = _after(data.pop("end_date", None))
+        if since is not None and before is not None and before <= since:
+            raise ValidationError("Must not be before start_date.", field_name="end_date")
+        return {**data, "since": since, "before": before}
+
+
+class AllLogsQuery(AllLogsFilters):
+    """The query parameters of GET /llm-logs/ (admins)."""
+
     limit = _limit(50, 500)
     offset = QueryInteger(
         load_default=0,
@@ -137,14 +156,29 @@ class AllLogsQuery(Schema):
         if data.get("cursor") and data.get("offset"):
             raise ValidationError("Use either offset or cursor, not both.", field_name="offset")
 
-    @post_load
-    def _period(self, data, **kwargs):
-        """Turn start_date / end_date into the bounds since (inclusive) and before (exclusive)."""
-        since = _start_of(data.pop("start_date", None))
-        before = _after(data.pop("end_date", None))
-        if since is not None and before is not None and before <= since:
-            raise ValidationError("Must not be before start_date.", field_name="end_date")
-        return {**data, "since": since, "before": before}
+
+EXPORT_FORMATS = ("csv", "jsonl")
+
+
+def _format():
+    return fields.String(
+        load_default="jsonl",
+        validate=validate.OneOf(EXPORT_FORMATS, error="Must be csv or jsonl, not {input!r}."),
+        metadata={"description": "`csv` (a header row, then one row per call) or `jsonl` "
+                  "(one log object per line)."},
+    )
+
+
+class OwnLogsExportQuery(OwnLogsFilters):
+    """The query parameters of GET /llm-logs/my-logs/export."""
+
+    format = _format()
+
+
+class AllLogsExportQuery(AllLogsFilters):
+    """The query parameters of GET /llm-logs/export (admins)."""
+
+    format = _format()
 
 
 def _start_of(value):

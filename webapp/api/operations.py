@@ -7,15 +7,25 @@ from webapp.api import schemas
 from webapp.api.validation import json_body
 from webapp.auth import current_user, login_required
 from webapp.models import Workout
-from webapp.services import jobs, llm_usage, revisions
+from webapp.errors import ApiError
+from webapp.services import jobs, limits, llm_usage, revisions
 from webapp.services.llm_logging_service import request_meta_from_request
 
 bp = APIBlueprint("operations", __name__, tag="LLM operations")
 
-IDEMPOTENCY_CONFLICT = {409: "The Idempotency-Key was used before for a different request."}
+IDEMPOTENCY_CONFLICT = {
+    409: "The Idempotency-Key was used before for a different request.",
+    429: "A rate limit or daily budget refuses the request (see Retry-After and "
+         "details.limit).",
+}
 
 
 def _submit(operation_type, payload, headers):
+    try:
+        limits.check_submit(current_user())
+    except limits.LimitExceeded as exc:
+        raise ApiError(429, str(exc), details={"limit": exc.limit},
+                       headers={"Retry-After": str(exc.retry_after_s)}) from exc
     job, _ = jobs.submit(
         current_user(),
         operation_type,

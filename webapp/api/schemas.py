@@ -12,7 +12,7 @@ LEVELS = ("beginner", "intermediate", "advanced")
 class CreateWorkoutIn(Schema):
     """The body of POST /llm/create-workout."""
 
-    prompt = text(required=True, metadata={"description": "What workout to compose."})
+    prompt = text(required=True, blank=False, metadata={"description": "What workout to compose."})
 
 
 class TrainingPrinciplesIn(Schema):
@@ -34,7 +34,7 @@ class TrainingPrinciplesIn(Schema):
 class ReviseIn(Schema):
     """The body of POST /workouts/{workout_id}/revise."""
 
-    feedback = text(required=True)
+    feedback = text(required=True, blank=False)
 
 
 class AcceptIn(Schema):

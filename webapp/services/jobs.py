@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import DateTime, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from webapp import metrics
 from webapp.error_text import public_message
 from webapp.errors import Conflict
 from webapp.extensions import db
@@ -33,6 +34,8 @@ TASK_NAMES = {
 MAX_RUNS = 3
 # Payload keys kept only until the job ends.
 EPHEMERAL_PAYLOAD_KEYS = ("health_notes",)
+# Hex characters of each half of a request fingerprint (128 bits).
+FINGERPRINT_HALF = 32
 # The worker's hot path works on the table, not on ORM objects.
 _JOBS = Job.__table__
 # What claim returns: the columns a run needs, as attributes of a row.
@@ -43,10 +46,25 @@ def _now():
     return datetime.now(timezone.utc)
 
 
-def fingerprint(operation_type, payload):
-    """A hash of what was asked, to tell a repeat from a different request under one key."""
+def _digest(operation_type, payload, length=FINGERPRINT_HALF):
     text = json.dumps([operation_type, payload], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def fingerprint(operation_type, payload):
+    """What was asked, hashed, to tell a repeat from a different request under one key.
+
+    Two halves: the request without its ephemeral keys (health_notes), then the whole request.
+    When the job ends the second half is dropped with the ephemeral keys themselves
+    (`finished_fingerprint`), so nothing of health_notes outlives the job, not even a hash.
+    """
+    stable = {k: v for k, v in payload.items() if k not in EPHEMERAL_PAYLOAD_KEYS}
+    return _digest(operation_type, stable) + _digest(operation_type, payload)
+
+
+def finished_fingerprint(digest):
+    """The fingerprint a finished job keeps: the half that covers no ephemeral key."""
+    return digest[:FINGERPRINT_HALF] if digest else digest
 
 
 def submit(user, operation_type, payload, *, request_meta, idempotency_key=None):
@@ -86,6 +104,7 @@ def submit(user, operation_type, payload, *, request_meta, idempotency_key=None)
             raise
         # A concurrent request with the same key won the race: answer with its job.
         return _same_request_or_409(existing, digest), False
+    metrics.record_submitted(operation_type)
     enqueue(submitted)
     return submitted, True
 
@@ -103,7 +122,9 @@ def _job_for_key(user, key):
 
 
 def _same_request_or_409(job, digest):
-    if job.request_fingerprint != digest:
+    # A finished job kept only the first half (no hash of health_notes): compare that.
+    expected = job.request_fingerprint or ""
+    if expected != digest[:len(expected)] or not expected:
         raise Conflict(
             "This Idempotency-Key was already used for a different request.",
             code="idempotency_key_reused",
@@ -175,7 +196,8 @@ _SUCCEED = (
     update(_JOBS)
     .where(_JOBS.c.id == bindparam("job_id"))
     .values(status="succeeded", result=bindparam("result"), error=None,
-            finished_at=bindparam("finished_at"), lease_expires_at=None, payload=_payload)
+            finished_at=bindparam("finished_at"), lease_expires_at=None, payload=_payload,
+            request_fingerprint=func.left(_JOBS.c.request_fingerprint, FINGERPRINT_HALF))
 )
 
 
@@ -256,6 +278,7 @@ def _mark_failed(job, error_type, message):
 def _finish(job):
     job.finished_at = _now()
     job.lease_expires_at = None
+    job.request_fingerprint = finished_fingerprint(job.request_fingerprint)
     if any(key in job.payload for key in EPHEMERAL_PAYLOAD_KEYS):
         job.payload = {k: v for k, v in job.payload.items() if k not in EPHEMERAL_PAYLOAD_KEYS}
 

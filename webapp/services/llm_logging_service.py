@@ -14,10 +14,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
 
-from flask import current_app, has_app_context, has_request_context, request
+from flask import current_app, g, has_app_context, has_request_context, request
 from sqlalchemy.orm import Session, scoped_session
 from werkzeug.exceptions import HTTPException
 
+from webapp import metrics
 from webapp.extensions import db as flask_db
 from webapp.services import call_spans, log_spool
 from webapp.services.log_writer import write_row
@@ -140,6 +141,7 @@ def request_meta_from_request():
         "method": request.method,
         "user_agent": request.headers.get("User-Agent"),
         "ip_address": request.remote_addr,
+        "request_id": g.get("request_id"),
     }
 
 
@@ -166,7 +168,8 @@ class LlmCallLogger:
         self.user_agent = request_meta.get("user_agent")
         self.ip_address = request_meta.get("ip_address")
         self._engine = db
-        self.fields = {}
+        # The request that started the call (carried in request_meta into a worker).
+        self.fields = {"request_id": request_meta.get("request_id")}
         self.request_data = None
         self.timestamp = None
         self.call_id = None
@@ -253,6 +256,7 @@ class LlmCallLogger:
             write_row(_bind(self._engine), row)
         except Exception:
             _keep(row)
+        metrics.record_call(row)
         if has_app_context():
             call_spans.export(row)
 
@@ -260,6 +264,7 @@ class LlmCallLogger:
 def _keep(row):
     """The database refused a row: spool it in Redis for the sweeper to write later, or, with
     Redis down too, put it whole in the application log. The operation goes on either way."""
+    metrics.record_log_write_failure()
     try:
         log_spool.spool(row)
     except Exception:

@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from webapp.extensions import db
+from webapp.log_context import job_context
 from webapp.llm import client, prompts
 from webapp.models import TrainingPlan, User, Workout, WorkoutRevision
 from webapp.services import jobs
@@ -62,8 +63,13 @@ def run_job(job_id):
         request_meta=job.request_meta or {},
         queue_wait_ms=max(0, int(waited.total_seconds() * 1000)),
     )
+    with job_context(run.job_id, run.request_meta.get("request_id")):
+        _run(job.operation_type, run)
+
+
+def _run(operation_type, run):
     try:
-        OPERATIONS[job.operation_type](run)
+        OPERATIONS[operation_type](run)
     except (OperationalError, InterfaceError):
         # The database is unreachable: the job stays running, and once its lease expires
         # the sweeper sends it again.

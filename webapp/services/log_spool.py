@@ -40,6 +40,14 @@ def spool(row):
     _client(current_app.config["REDIS_URL"]).rpush(_key(), json.dumps(row, default=str))
 
 
+def depth():
+    """How many log rows wait in the spool; NaN when Redis cannot say."""
+    try:
+        return _client(current_app.config["REDIS_URL"]).llen(_key())
+    except redis.RedisError:
+        return float("nan")
+
+
 def drain(limit=1000):
     """Write up to `limit` spooled rows to the database, oldest first; return how many.
 

@@ -1,0 +1,82 @@
+"""Application logs as one JSON object per line on stderr (SPEC section 14).
+
+python-json-logger, not structlog: every module here logs through the standard `logging`
+module (as do Celery, SQLAlchemy and gunicorn), and python-json-logger is a formatter for
+exactly that, so no call site changes. Each line carries `request_id` and `job_id` where
+they apply, and secrets that slipped into a message are masked before it is written.
+"""
+
+import logging
+import re
+import sys
+
+from pythonjsonlogger.json import JsonFormatter
+
+from webapp.log_context import job_id_var, request_id_var
+
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+MASK = "[REDACTED]"
+
+
+class ContextFilter(logging.Filter):
+    """Adds request_id and job_id to a record when the thread has them."""
+
+    def filter(self, record):
+        request_id = _request_id()
+        if request_id and not hasattr(record, "request_id"):
+            record.request_id = request_id
+        job_id = job_id_var.get()
+        if job_id and not hasattr(record, "job_id"):
+            record.job_id = job_id
+        return True
+
+
+def _request_id():
+    from flask import g, has_request_context
+
+    if has_request_context():
+        return g.get("request_id")
+    return request_id_var.get()
+
+
+class SecretMaskingJsonFormatter(JsonFormatter):
+    """A JSON line with bearer tokens and the configured secret values masked."""
+
+    def __init__(self, secrets=()):
+        super().__init__(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+        # Longest first, so a secret that contains another is masked whole.
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def format(self, record):
+        """The record as one JSON line, secrets masked."""
+        line = _BEARER.sub(r"\1" + MASK, super().format(record))
+        for secret in self.secrets:
+            line = line.replace(secret, MASK)
+        return line
+
+
+def json_handler(stream=None, secrets=()):
+    """A handler writing JSON lines (to stderr by default) with the context fields."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(SecretMaskingJsonFormatter(secrets))
+    handler.addFilter(ContextFilter())
+    return handler
+
+
+def configured_secrets(config):
+    """The secret values of this deployment that must never reach a log line."""
+    return [config.get(key) or "" for key in ("OPENAI_API_KEY", "METRICS_TOKEN", "SECRET_KEY")]
+
+
+def install(config, level=logging.INFO):
+    """Make the root logger write JSON lines to stderr, replacing its handlers."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(json_handler(secrets=configured_secrets(config)))
+    root.setLevel(level)
+    # Python's warnings (Celery's, say) would go to stderr as plain text otherwise.
+    logging.captureWarnings(True)
