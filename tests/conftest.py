@@ -105,7 +105,7 @@ def _isolated(request):
     _drain_worker(app)
     with app.app_context():
         spool = f"{app.config['REDIS_KEY_PREFIX']}llm_call_logs:spool"
-        redis.Redis.from_url(app.config["REDIS_URL"]).delete(spool, f"{spool}:rejected")
+        redis.Redis.from_url(app.config["REDIS_URL"]).delete(spool, f"{spool}:processing")
         db.session.remove()
         tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
         with db.engine.begin() as conn:
