@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test bench install clean
+.PHONY: run test faults bench install clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ run: install
 
 test: install
 	FLASK_APP=wsgi $(PY) -m pytest $(PYTEST_ARGS)
+
+# The fault tests (tests/faults): their own PostgreSQL and Redis, stopped under load, and a
+# worker killed and restarted; about three minutes. .ci/run runs them after `make test`.
+faults: install
+	FLASK_APP=wsgi $(PY) -m pytest -m faults -s tests/faults $(PYTEST_ARGS)
 
 # Every benchmark at a small size, a few minutes in all; bench/README.md says how to run them
 # at full size. They use DATABASE_URL / REDIS_URL, by default the local servers.
