@@ -72,6 +72,9 @@ class Config:
     JOB_SWEEP_INTERVAL_S = float(os.environ.get("JOB_SWEEP_INTERVAL_S", "30"))
     JOB_RESEND_AFTER_S = float(os.environ.get("JOB_RESEND_AFTER_S", "120"))
 
+    # Bound of the local log spool file (instance/log-spool/), used with Redis down as well.
+    LOG_SPOOL_FILE_MAX_BYTES = int(os.environ.get("LOG_SPOOL_FILE_MAX_BYTES", str(64 * 1024 * 1024)))
+
     LOG_REQUEST_DATA = _bool("LOG_REQUEST_DATA", True)
     TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
 
