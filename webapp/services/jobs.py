@@ -249,11 +249,12 @@ def succeed(job_id, result):
     db.session.execute(_SUCCEED, {"job_id": job_id, "result": result, "finished_at": _now()})
 
 
-def fail(job_id, exc):
-    """Mark a running job failed with the exception's type and message, in its own commit."""
+def fail(job_id, exc, run_number=None):
+    """Mark a running job failed with the exception's type and message, in its own commit;
+    with `run_number`, only if that run still holds the job (not a newer re-run)."""
     db.session.rollback()
     job = lock_running(job_id)
-    if job is None:
+    if job is None or (run_number is not None and job.attempts != run_number):
         db.session.rollback()
         return
     _mark_failed(job, type(exc).__name__, str(exc)[:2000] or type(exc).__name__)

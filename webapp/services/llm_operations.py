@@ -79,7 +79,7 @@ def run_job(job_id):
         db.session.rollback()
         raise
     except Exception as exc:
-        jobs.fail(run.job_id, exc)
+        jobs.fail(run.job_id, exc, run.run_number)
 
 
 def _with_retries(attempt_once):
