@@ -20,6 +20,11 @@ _PRIORITY_STEPS = (0, 3, 6, 9)
 _CHUNK = 1000
 
 
+def readable(celery):
+    """Whether the broker's queue can be read here (a Redis broker)."""
+    return str(celery.conf.broker_url or "").startswith(("redis://", "rediss://", "unix://"))
+
+
 def job_ids_with_messages(celery, unacked_older_than_s):
     """Ids (text) of jobs with a live message, as (waiting in the queue, taken by a worker),
     or None when the broker cannot be read so.
@@ -27,7 +32,7 @@ def job_ids_with_messages(celery, unacked_older_than_s):
     A message a worker took longer than `unacked_older_than_s` ago counts as lost: its
     worker is gone (kombu itself only restores it after its visibility timeout).
     """
-    if not str(celery.conf.broker_url or "").startswith(("redis://", "rediss://", "unix://")):
+    if not readable(celery):
         return None
     prefix = (celery.conf.broker_transport_options or {}).get("global_keyprefix", "")
     queue = prefix + (celery.conf.task_default_queue or "celery")

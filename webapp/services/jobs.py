@@ -287,13 +287,8 @@ def sweep(resend_after_s):
     now = _now()
     config = current_app.config
     celery = current_app.extensions["celery"]
-    try:
-        alive = broker_queue.job_ids_with_messages(
-            celery, unacked_older_than_s=lease_seconds(config) + resend_after_s)
-    except Exception:
-        log.warning("Could not read the broker's queue; sending no job again now", exc_info=True)
-        return 0
-    if alive is None:
+    readable = broker_queue.readable(celery)
+    if not readable:
         backlog = db.session.scalar(
             select(func.count()).select_from(Job).where(Job.status.in_(("queued", "running"))))
         resend_after_s *= max(1.0, backlog / max(1, config["WORKER_CONCURRENCY"]))
@@ -309,11 +304,23 @@ def sweep(resend_after_s):
         .limit(500)
         .with_for_update(skip_locked=True)
     ).all()
+    if not candidates:
+        db.session.rollback()
+        return 0
+    waiting, taken = set(), set()
+    if readable:
+        try:
+            waiting, taken = broker_queue.job_ids_with_messages(
+                celery, unacked_older_than_s=lease_seconds(config) + resend_after_s)
+        except Exception:
+            db.session.rollback()
+            log.warning("Could not read the broker's queue; sending no job again now",
+                        exc_info=True)
+            return 0
     # A running job on an expired lease is lost even if the dead worker's message still
     # waits to be restored: kombu restores it only after its visibility timeout.
-    waiting, taken = alive or (set(), set())
     lost = [job for job in candidates
-            if alive is None or str(job.id) not in waiting
+            if str(job.id) not in waiting
             and (job.status == "running" or str(job.id) not in taken)]
     for job in lost:
         job.enqueued_at = now  # the last send; first_enqueued_at stays
