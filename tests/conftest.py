@@ -96,6 +96,12 @@ def app(config_class):
 @pytest.fixture(autouse=True)
 def _isolated(request):
     """Empty every table (and the log spool) after each test that used the database."""
+    if "celery_worker" in request.fixturenames:
+        # Another test's create_app() made its Celery app the default, and the shared tasks
+        # the worker runs would resolve to it (and its database): make the run's app current.
+        celery_app = request.getfixturevalue("app").extensions["celery"]
+        celery_app.set_default()
+        celery_app.set_current()
     yield
     if "app" not in request.fixturenames:
         return
