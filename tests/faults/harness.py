@@ -120,6 +120,7 @@ class Worker:
     def __init__(self, env):
         self.env = env
         self.process = None
+        self.restarts = 0
 
     def start(self):
         """Start the worker process."""
@@ -131,6 +132,14 @@ class Worker:
                                                    f"llmlog-faults-worker-{os.getpid()}.log"), "ab"),
         )
         return self
+
+    def restart_if_exited(self):
+        """Act as the supervisor: start the worker again if it exited; True if it did."""
+        if self.process is not None and self.process.poll() is not None:
+            self.restarts += 1
+            self.start()
+            return True
+        return False
 
     def kill(self):
         """SIGKILL the worker and its children at once."""
@@ -196,10 +205,13 @@ class Load:
             self._stop.wait(max(0.0, self.every_s - took))
 
 
-def wait_terminal(db_url, user_id, timeout):
-    """Wait until every job of the user is succeeded or failed; return the seconds it took."""
+def wait_terminal(db_url, user_id, timeout, worker=None):
+    """Wait until every job of the user is succeeded or failed; return the seconds it took.
+    With `worker`, restart it whenever it exited, as its supervisor would."""
     started = time.monotonic()
     while True:
+        if worker is not None:
+            worker.restart_if_exited()
         try:
             with psycopg.connect(db_url, connect_timeout=2) as conn:
                 open_jobs = conn.execute(
