@@ -19,10 +19,11 @@ run: install
 test: install
 	FLASK_APP=wsgi $(PY) -m pytest $(PYTEST_ARGS)
 
-# The web tier's fault tests alone (make test runs them too): gunicorn against a PostgreSQL and
-# a Redis of their own, stopped and made unreachable; about a minute and a half.
+# The pipeline's fault tests (tests/faults): their own PostgreSQL and Redis stopped under load,
+# a worker killed and restarted; about three minutes; .ci/run runs them after `make test`.
+# (The web tier's fault tests, tests/test_faults_web.py, are part of `make test`.)
 faults: install
-	FLASK_APP=wsgi $(PY) -m pytest -s tests/test_faults_web.py tests/test_web_server.py $(PYTEST_ARGS)
+	FLASK_APP=wsgi $(PY) -m pytest -m faults -s tests/faults $(PYTEST_ARGS)
 
 # Every benchmark at a small size, a few minutes in all; bench/README.md says how to run them
 # at full size. They use DATABASE_URL / REDIS_URL, by default the local servers.

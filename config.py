@@ -178,6 +178,8 @@ class Config:
     ALERT_EVAL_INTERVAL_S = float(os.environ.get("ALERT_EVAL_INTERVAL_S", "60"))
     # OTLP over HTTP: each logged call is also a span, sent to <endpoint>/v1/traces.
     OTEL_EXPORTER_OTLP_ENDPOINT = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
+    # Bound of the local log spool file (instance/log-spool/), used with Redis down as well.
+    LOG_SPOOL_FILE_MAX_BYTES = int(os.environ.get("LOG_SPOOL_FILE_MAX_BYTES", str(64 * 1024 * 1024)))
 
     LOG_REQUEST_DATA = _bool("LOG_REQUEST_DATA", True)
     TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))

@@ -35,7 +35,8 @@ def _start_background_threads(sender=None, **_):
     # Only for a worker of this Celery app (not, say, a test's embedded worker).
     if getattr(sender, "app", None) is celery:
         _background["sweeper"] = start_sweeper(flask_app)
-        _background["alerts"] = start_alerting(flask_app)
+        _background["alerts"] = start_alerting(
+            flask_app, on_webhook_failure=metrics.record_webhook_failure)
 
 
 @worker_shutdown.connect

@@ -1,9 +1,11 @@
 """The job sweeper: a thread in every worker's main process, so no beat is needed.
 
-It sends again the jobs whose message may be lost (webapp.services.jobs.sweep), writes the
-log rows that waited in Redis while the database was down (log_spool.drain), and makes the
-log table's partitions of the coming months (log_partitions.ensure_ahead), and removes the
-log rows past LOG_RETENTION_DAYS (log_retention.purge).
+It writes the log rows that waited in Redis or the local spool file while the database was
+down (log_spool.drain), then sends again the jobs whose message is lost (jobs.sweep: after
+the spool, so a re-run finds its lost run's spooled rows and writes WorkerLost rows only
+for attempts that truly have none), makes the log table's partitions of the coming
+months (log_partitions.ensure_ahead), and removes the log rows past LOG_RETENTION_DAYS
+(log_retention.purge).
 """
 
 import logging
@@ -27,8 +29,8 @@ def start_sweeper(flask_app):
     resend_after = flask_app.config["JOB_RESEND_AFTER_S"]
 
     steps = (
-        ("send unfinished jobs again", lambda: jobs.sweep(resend_after)),
         ("write spooled log rows", log_spool.drain),
+        ("send unfinished jobs again", lambda: jobs.sweep(resend_after)),
         ("make log partitions", log_partitions.ensure_ahead),
         ("apply log retention", lambda: _retention(flask_app.config)),
     )

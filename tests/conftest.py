@@ -97,6 +97,12 @@ def app(config_class):
 @pytest.fixture(autouse=True)
 def _isolated(request):
     """Empty every table (and the log spool) after each test that used the database."""
+    if "celery_worker" in request.fixturenames:
+        # Another test's create_app() made its Celery app the default, and the shared tasks
+        # the worker runs would resolve to it (and its database): make the run's app current.
+        celery_app = request.getfixturevalue("app").extensions["celery"]
+        celery_app.set_default()
+        celery_app.set_current()
     yield
     if "app" not in request.fixturenames:
         return
@@ -106,7 +112,7 @@ def _isolated(request):
     _drain_worker(app)
     with app.app_context():
         spool = f"{app.config['REDIS_KEY_PREFIX']}llm_call_logs:spool"
-        redis.Redis.from_url(app.config["REDIS_URL"]).delete(spool, f"{spool}:rejected")
+        redis.Redis.from_url(app.config["REDIS_URL"]).delete(spool, f"{spool}:processing")
         db.session.remove()
         tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
         with db.engine.begin() as conn:

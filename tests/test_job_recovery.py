@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from scripts.services import ROOT
 from tests.test_operations import poll, submit
 from webapp.extensions import db
-from webapp.models import Job, Workout
+from webapp.models import Job, LlmCallLog, Workout
 from webapp.services import jobs
 
 
@@ -129,6 +129,11 @@ def test_a_job_whose_worker_was_killed_mid_call_ends_once_a_new_worker_runs(
         with app.app_context():
             assert db.session.scalar(select(func.count()).select_from(Workout)) == 1
             assert db.session.get(Job, job_id).attempts == 2
+            rows = db.session.scalars(select(LlmCallLog).where(LlmCallLog.job_id == job_id)
+                                      .order_by(LlmCallLog.attempt)).all()
+        # The call the killed worker took with it is its attempt's WorkerLost row.
+        assert [(r.attempt, r.success, r.error_type, r.http_status_code) for r in rows] == [
+            (1, False, "WorkerLost", 500), (2, True, None, 200)]
     finally:
         _kill(first)
         if second is not None:
@@ -156,3 +161,87 @@ def test_a_job_submitted_while_redis_is_down_runs_once_the_sweeper_finds_it(
     with app.app_context():
         assert jobs.sweep(resend_after_s=0) == 1
     assert poll(client, headers, job_id)["status"] == "succeeded"
+
+
+def _broker_key(app, name="celery"):
+    return f"{app.config['REDIS_KEY_PREFIX']}{name}"
+
+
+@pytest.fixture
+def unconsumed(config_class):
+    """The app on a broker key prefix no worker consumes, so its messages stay queued."""
+    from webapp import create_app
+
+    class Unconsumed(config_class):
+        REDIS_KEY_PREFIX = f"llmlog-test-unconsumed-{uuid.uuid4().hex[:8]}:"
+
+    app = create_app(Unconsumed)
+    yield app
+    client = redis.Redis.from_url(app.config["REDIS_URL"])
+    for key in client.scan_iter(match=f"{Unconsumed.REDIS_KEY_PREFIX}*"):
+        client.delete(key)
+
+
+def test_the_sweeper_leaves_alone_a_job_whose_message_still_waits_in_the_queue(
+        unconsumed, auth):
+    """A backlog is not a loss: N waiting jobs stay N messages, however often it sweeps."""
+    app = unconsumed
+    user_id, _ = auth.user()
+    job_id = _queued_job(app, user_id)
+    client = redis.Redis.from_url(app.config["REDIS_URL"])
+    with app.app_context():
+        jobs.enqueue(db.session.get(Job, job_id))  # no worker consumes it here
+        assert client.llen(_broker_key(app)) == 1
+        for _ in range(3):
+            assert jobs.sweep(resend_after_s=0) == 0
+    assert client.llen(_broker_key(app)) == 1
+
+
+def test_the_sweeper_sends_a_job_again_once_its_message_is_gone_and_keeps_its_first_enqueue(
+        unconsumed, auth):
+    app = unconsumed
+    user_id, _ = auth.user()
+    first = datetime.now(timezone.utc) - timedelta(hours=1)
+    job_id = _queued_job(app, user_id, first_enqueued_at=first)
+    client = redis.Redis.from_url(app.config["REDIS_URL"])
+    with app.app_context():
+        assert jobs.sweep(resend_after_s=60) == 1
+        assert jobs.sweep(resend_after_s=0) == 0  # its new message waits in the queue
+    assert client.llen(_broker_key(app)) == 1
+    job = _job(app, job_id)
+    assert job.first_enqueued_at == first
+    assert job.enqueued_at > first
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_queue_wait_is_measured_from_the_first_enqueue(app, client, auth, llm):
+    user_id, headers = auth.user()
+    job_id = _queued_job(app, user_id, first_enqueued_at=datetime.now(timezone.utc)
+                         - timedelta(minutes=10))
+    with app.app_context():
+        jobs.sweep(resend_after_s=60)
+    assert poll(client, headers, job_id)["status"] == "succeeded"
+    with app.app_context():
+        row = db.session.scalars(select(LlmCallLog).where(LlmCallLog.job_id == job_id)).one()
+    assert row.queue_wait_ms >= 10 * 60 * 1000
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_attempts_are_numbered_across_runs_and_a_lost_one_gets_its_worker_lost_row(
+        app, client, auth, llm):
+    """A job whose earlier run started attempt 1 and vanished: the re-run logs that attempt
+    as WorkerLost and numbers its own from 2."""
+    user_id, headers = auth.user()
+    job_id = _queued_job(app, user_id, status="running", attempts=1, llm_attempts=1,
+                         attempt_started_at=datetime.now(timezone.utc) - timedelta(minutes=5),
+                         lease_expires_at=datetime.now(timezone.utc) - timedelta(minutes=1))
+    llm.then(status=503)  # the re-run's first attempt fails and is retried
+    with app.app_context():
+        assert jobs.sweep(resend_after_s=60) == 1
+    assert poll(client, headers, job_id)["status"] == "succeeded"
+    with app.app_context():
+        rows = db.session.scalars(select(LlmCallLog).where(LlmCallLog.job_id == job_id)
+                                  .order_by(LlmCallLog.attempt)).all()
+    assert [(r.attempt, r.error_type) for r in rows] == [
+        (1, "WorkerLost"), (2, "InternalServerError"), (3, None)]
+    assert len({r.call_id for r in rows}) == 3

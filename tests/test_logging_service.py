@@ -149,25 +149,59 @@ def test_a_failing_log_write_does_not_break_the_operation_and_the_row_waits_in_r
     assert log_spool.drain() == 0
 
 
-def test_a_spooled_row_the_database_refuses_is_set_aside_and_the_rest_written(app, app_ctx):
-    good = {"user_id": USER_ID, "endpoint_name": "llm/create-workout", "method": "POST",
-            "timestamp": "2026-11-30 01:00:00+00:00", "success": True}
-    refused = {**good, "workout_id": 2**40}  # beyond the integer column
+def test_a_spooled_row_the_database_would_refuse_is_stored_with_the_field_fixed_and_counted(
+        app, app_ctx):
+    from webapp.services import log_repair
+
+    good = {"call_id": str(uuid.uuid4()), "user_id": USER_ID, "endpoint_name": "llm/create-workout",
+            "method": "POST", "timestamp": "2026-11-30 01:00:00+00:00", "success": True}
+    refused = {**good, "call_id": str(uuid.uuid4()), "workout_id": 2**40,  # beyond the column
+               "model": "m" * 300, "response_summary": "nul \x00 here"}
+    before = log_repair.repaired_counts()
     for row in (refused, good):
         log_spool.spool(row)
+    assert log_spool.drain() == 2
+    rows = sorted(_rows(), key=lambda r: r.workout_id is None)
+    assert len(rows) == 2
+    fixed = next(r for r in rows if r.call_id == uuid.UUID(refused["call_id"]))
+    assert (fixed.workout_id, len(fixed.model)) == (None, 128)
+    after = log_repair.repaired_counts()
+    assert after["workout_id"] == before.get("workout_id", 0) + 1
+    assert after["model"] == before.get("model", 0) + 1
+
+
+def test_with_redis_down_too_the_row_waits_in_a_local_file_and_lands_once(
+        app, app_ctx, caplog, monkeypatch, tmp_path):
+    from webapp.services import log_spool_file
+
+    monkeypatch.setattr(app, "instance_path", str(tmp_path))
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
+    unreachable = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
+    with caplog.at_level(logging.WARNING):
+        with log_workout_creation(USER_ID, request_data={"prompt": "p"}, db=unreachable):
+            pass
+    assert "spooled it in the local spool file" in caplog.text
+    assert log_spool_file.path().startswith(str(tmp_path))
+    assert _rows() == []
     assert log_spool.drain() == 1
+    [row] = _rows()
+    assert row.request_data == {"prompt": "p"}
+    assert log_spool.drain() == 0
     assert len(_rows()) == 1
 
 
-def test_with_redis_down_too_the_row_goes_whole_to_the_application_log(
-        app, app_ctx, caplog, monkeypatch):
-    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
-    unreachable = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
-    with caplog.at_level(logging.ERROR):
-        with log_workout_creation(USER_ID, request_data={"prompt": "p"}, db=unreachable):
-            pass
-    assert "Could not write LLM call log row" in caplog.text
-    assert "llm/create-workout" in caplog.text
+def test_rows_a_drainer_moved_but_did_not_commit_are_written_by_the_next_drain(app, app_ctx):
+    from webapp.services.log_spool import _client, _key
+
+    row = {"call_id": str(uuid.uuid4()), "user_id": USER_ID, "endpoint_name": "llm/create-workout",
+           "method": "POST", "timestamp": "2026-11-30 01:00:00+00:00", "success": True}
+    client = _client(app.config["REDIS_URL"])
+    # A drainer that died after moving the row to its processing list, before its commit.
+    client.rpush(_key(":processing"), log_spool.encode(row))
+    log_spool.spool(row)  # and the same row spooled again: it still lands once
+    assert log_spool.drain() == 2
+    assert len(_rows()) == 1
+    assert client.llen(_key(":processing")) == 0
 
 
 def test_rolling_back_the_operation_keeps_its_log_row(app_ctx):

@@ -16,7 +16,8 @@ from tests.test_operations import PLAN, poll, submit
 
 FAMILIES = ("llm_calls_total", "llm_call_duration_seconds", "llm_tokens_total",
             "llm_cost_usd_total", "llm_jobs_submitted_total", "llm_requests_refused_total",
-            "llm_log_write_failures_total", "llm_log_spool_depth", "http_requests_total")
+            "llm_log_write_failures_total", "llm_log_spool_depth", "http_requests_total",
+            "llm_log_fields_repaired_total", "llm_alert_webhook_failures_total")
 
 
 def scrape(client, headers=None):
@@ -178,3 +179,35 @@ def test_files_of_dead_processes_are_folded_into_an_archive_keeping_their_counts
     assert os.path.exists(f"{path}/counter_archive.db")
     assert sample(scrape(client), "http_requests_total", method="GET", route="/metrics",
                   status=200) == doubled + 1
+
+
+def test_a_field_cut_to_fit_its_column_is_counted(app, client):
+    from webapp.models import LlmCallLog
+    from webapp.services.llm_logging_service import log_workout_creation
+
+    before = sample(scrape(client), "llm_log_fields_repaired_total", field="model")
+    with app.app_context():
+        with log_workout_creation("u-metrics", {"prompt": "legs"}) as call:
+            call.set_fields(model="m" * 300)
+        stored = LlmCallLog.query.filter_by(user_id="u-metrics").one()
+    assert stored.model == "m" * 128
+    assert sample(scrape(client), "llm_log_fields_repaired_total", field="model") == before + 1
+
+
+def test_a_failed_webhook_delivery_is_counted(app, client):
+    import socket
+
+    from webapp import metrics
+    from webapp.services import alert_webhooks, alerts
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: the connection is refused
+    before = sample(scrape(client), "llm_alert_webhook_failures_total")
+    with app.app_context():
+        alerts.create_rule("any", "calls", 5, -1, webhook_url=f"http://127.0.0.1:{port}/x")
+        alerts.evaluate_every_rule()
+        [event] = alert_webhooks.claim_due(8)
+        assert alert_webhooks.deliver(event, on_failure=metrics.record_webhook_failure) is False
+    assert sample(scrape(client), "llm_alert_webhook_failures_total") == before + 1

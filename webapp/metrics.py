@@ -79,6 +79,11 @@ def _make_families():
                                   "Log rows the database did not take at the first try."),
         "http": Counter("http_requests_total", "HTTP requests answered.",
                         ["method", "route", "status"]),
+        "repaired": Counter("llm_log_fields_repaired_total",
+                            "Log row fields cut or nulled so that the database took the row "
+                            "(SPEC 11).", ["field"]),
+        "webhook_failures": Counter("llm_alert_webhook_failures_total",
+                                    "Failed deliveries of alert events to their webhooks."),
     }
     for operation in OPERATIONS:
         families["duration"].labels(operation)
@@ -126,6 +131,18 @@ def record_log_write_failure():
     """Count a log row the database did not take when it was written."""
     if _families:
         _families["write_failures"].inc()
+
+
+def record_repair(field):
+    """Count a log row field cut or nulled to fit its column."""
+    if _families:
+        _families["repaired"].labels(field).inc()
+
+
+def record_webhook_failure():
+    """Count a failed delivery of an alert event to its webhook."""
+    if _families:
+        _families["webhook_failures"].inc()
 
 
 def record_http(method, route, status):

@@ -1,7 +1,7 @@
 """alert rules, their events and the events' webhook deliveries
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 
 SPEC §18: a rule's state is kept on the rule; each change of state is an event; an event of a
 rule with a webhook is delivered by the workers, retried with a doubling backoff.
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0010'
-down_revision = '0006'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

@@ -45,7 +45,16 @@ class Job(OwnedMixin, db.Model):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Runs started (a claim), and LLM attempts started over all runs (SPEC section 5: the
+    # `attempt` of each log row); when the last attempt started, for its WorkerLost row.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    llm_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    attempt_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The first enqueue, which a re-send never moves (queue_wait_ms is measured from it);
+    # enqueued_at is when the job's message was last sent.
+    first_enqueued_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
     def to_dict(self):
         """The job as `GET /jobs/<id>` shows it."""

@@ -47,6 +47,10 @@ class LlmCallLog(db.Model):
               postgresql_where=db.text("workout_id IS NOT NULL")),
         Index("idx_llm_logs_training_plan_id", "training_plan_id",
               postgresql_where=db.text("training_plan_id IS NOT NULL")),
+        # A job's rows by attempt, to find the attempts a lost worker left without a row. Not
+        # unique: that would need the partition key; the job's attempt counter keeps it so.
+        Index("idx_llm_logs_job_attempt", "job_id", "attempt",
+              postgresql_where=db.text("job_id IS NOT NULL")),
         # A replayed row lands once; a unique key of a partitioned table holds its partition key.
         UniqueConstraint("call_id", "timestamp"),
         {"postgresql_partition_by": "RANGE (timestamp)"},

@@ -21,6 +21,7 @@ from webapp.error_text import public_message
 from webapp.errors import Conflict
 from webapp.extensions import db
 from webapp.models import Job
+from webapp.services import broker_queue, lost_attempts
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,9 @@ FINGERPRINT_HALF = 32
 # The worker's hot path works on the table, not on ORM objects.
 _JOBS = Job.__table__
 # What claim returns: the columns a run needs, as attributes of a row.
-_CLAIMED_COLUMNS = ("id", "user_id", "operation_type", "payload", "request_meta", "enqueued_at")
+_CLAIMED_COLUMNS = ("id", "user_id", "operation_type", "payload", "request_meta", "enqueued_at",
+                    "first_enqueued_at", "attempts", "llm_attempts", "attempt_started_at",
+                    "lease_expires_at")
 
 
 def _now():
@@ -188,7 +191,14 @@ _CLAIM = (
     )
     .returning(*(_JOBS.c[name] for name in _CLAIMED_COLUMNS))
 )
-_LOCK_STATUS = select(_JOBS.c.status).where(_JOBS.c.id == bindparam("job_id")).with_for_update()
+_LOCK_STATUS = (select(_JOBS.c.status, _JOBS.c.attempts)
+                .where(_JOBS.c.id == bindparam("job_id")).with_for_update())
+_START_ATTEMPT = (
+    update(_JOBS)
+    .where(_JOBS.c.id == bindparam("job_id"))
+    .values(llm_attempts=_JOBS.c.llm_attempts + 1, attempt_started_at=func.now())
+    .returning(_JOBS.c.llm_attempts, _JOBS.c.attempt_started_at)
+)
 _payload = _JOBS.c.payload
 for _key in EPHEMERAL_PAYLOAD_KEYS:
     _payload = _payload.op("-")(literal_column(f"'{_key}'"))  # jsonb minus a key
@@ -216,7 +226,12 @@ def claim(job_id):
         _CLAIM, {"job_id": job_id, "now": now, "lease_expires_at": lease_expires_at}
     ).one_or_none()
     db.session.commit()
-    return claimed if claimed is not None else _claim_the_long_way(job_id)
+    if claimed is None:
+        return _claim_the_long_way(job_id)
+    if claimed.attempts > 1:
+        # A re-run: the attempts a lost worker left without a row get their WorkerLost rows.
+        lost_attempts.log_missing(claimed)
+    return claimed
 
 
 def _claim_the_long_way(job_id):
@@ -229,6 +244,7 @@ def _claim_the_long_way(job_id):
     if job.attempts >= MAX_RUNS:
         _mark_failed(job, "WorkerLost", f"The job was started {job.attempts} times without finishing.")
         db.session.commit()
+        lost_attempts.log_missing(job)
         return None
     # It became claimable after the first look (its lease ran out just then): start it.
     job.status = "running"
@@ -236,6 +252,8 @@ def _claim_the_long_way(job_id):
     job.attempts += 1
     job.lease_expires_at = now + timedelta(seconds=lease_seconds(current_app.config))
     db.session.commit()
+    if job.attempts > 1:
+        lost_attempts.log_missing(job)
     return job
 
 
@@ -245,10 +263,22 @@ def lock_running(job_id):
     return job if job is not None and job.status == "running" else None
 
 
-def lock_if_running(job_id):
-    """Lock the job's row to store its result; True if it is still running, False for a
-    stale re-run. Like lock_running, without loading the job: end it with succeed()."""
-    return db.session.scalar(_LOCK_STATUS, {"job_id": job_id}) == "running"
+def lock_if_running(job_id, run_number=None):
+    """Lock the job's row to store its result; True if it is still running (in this run,
+    when `run_number` is given), False for a stale run. Like lock_running, without loading
+    the job: end it with succeed()."""
+    row = db.session.execute(_LOCK_STATUS, {"job_id": job_id}).one_or_none()
+    if row is None or row.status != "running":
+        return False
+    return run_number is None or row.attempts == run_number
+
+
+def start_attempt(job_id):
+    """Number a new LLM attempt of the job, across all its runs, in one atomic UPDATE that
+    commits at once; return (attempt, started_at)."""
+    row = db.session.execute(_START_ATTEMPT, {"job_id": job_id}).one()
+    db.session.commit()
+    return row.llm_attempts, row.attempt_started_at
 
 
 def succeed(job_id, result):
@@ -257,11 +287,12 @@ def succeed(job_id, result):
     db.session.execute(_SUCCEED, {"job_id": job_id, "result": result, "finished_at": _now()})
 
 
-def fail(job_id, exc):
-    """Mark a running job failed with the exception's type and message, in its own commit."""
+def fail(job_id, exc, run_number=None):
+    """Mark a running job failed with the exception's type and message, in its own commit;
+    with `run_number`, only if that run still holds the job (not a newer re-run)."""
     db.session.rollback()
     job = lock_running(job_id)
-    if job is None:
+    if job is None or (run_number is not None and job.attempts != run_number):
         db.session.rollback()
         return
     _mark_failed(job, type(exc).__name__, public_message(exc)[:2000] or type(exc).__name__)
@@ -284,12 +315,24 @@ def _finish(job):
 
 
 def sweep(resend_after_s):
-    """Send again the jobs whose message may be lost: queued but not sent for a while
-    (the broker was down or lost its data), or running on a lease that expired (the
-    worker died). Returns how many were sent. Safe to run in several workers at once."""
+    """Send again the jobs whose message is lost: queued, or running on a lease that expired
+    (the worker died), not sent for `resend_after_s`, and with no message in the broker.
+    Returns how many were sent. Safe to run in several workers at once.
+
+    A job still waiting in the broker's queue (a backlog) is left alone, so N jobs stay N
+    messages. With a broker that cannot be read so, the wait before a re-send grows with the
+    number of unfinished jobs instead.
+    """
     now = _now()
+    config = current_app.config
+    celery = current_app.extensions["celery"]
+    readable = broker_queue.readable(celery)
+    if not readable:
+        backlog = db.session.scalar(
+            select(func.count()).select_from(Job).where(Job.status.in_(("queued", "running"))))
+        resend_after_s *= max(1.0, backlog / max(1, config["WORKER_CONCURRENCY"]))
     stale = now - timedelta(seconds=resend_after_s)
-    jobs = db.session.scalars(
+    candidates = db.session.scalars(
         select(Job)
         .where(
             Job.status.in_(("queued", "running")),
@@ -300,12 +343,29 @@ def sweep(resend_after_s):
         .limit(500)
         .with_for_update(skip_locked=True)
     ).all()
-    for job in jobs:
-        job.enqueued_at = now
+    if not candidates:
+        db.session.rollback()
+        return 0
+    waiting, taken = set(), set()
+    if readable:
+        try:
+            waiting, taken = broker_queue.job_ids_with_messages(
+                celery, unacked_older_than_s=lease_seconds(config) + resend_after_s)
+        except Exception:
+            db.session.rollback()
+            log.warning("Could not read the broker's queue; sending no job again now",
+                        exc_info=True)
+            return 0
+    # A running job on an expired lease is lost even if the dead worker's message still
+    # waits to be restored: kombu restores it only after its visibility timeout.
+    lost = [job for job in candidates
+            if str(job.id) not in waiting
+            and (job.status == "running" or str(job.id) not in taken)]
+    for job in lost:
+        job.enqueued_at = now  # the last send; first_enqueued_at stays
     db.session.commit()
-    for job in jobs:
+    for job in lost:
         enqueue(job)
-    if jobs:
-        log.info("Sweeper sent %d unfinished job(s) again", len(jobs))
-    return len(jobs)
-
+    if lost:
+        log.info("Sweeper sent %d unfinished job(s) again", len(lost))
+    return len(lost)

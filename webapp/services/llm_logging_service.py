@@ -174,6 +174,7 @@ class LlmCallLogger:
         self.timestamp = None
         self.call_id = None
         self._started = None
+        self._ended = None
         self.logged = False
 
     def start_logging(self, request_data=None):
@@ -199,8 +200,27 @@ class LlmCallLogger:
     def log_success(self, http_status_code=200, response_summary=None, **fields):
         """Write the call as a success."""
         self.set_fields(**fields)
+        self._write(**self._success(http_status_code, response_summary))
+
+    def stop_clock(self):
+        """End the call's duration now (the answer arrived), whenever its row is written."""
+        self._ended = time.monotonic()
+
+    def success_row(self, http_status_code=200, response_summary=None, **fields):
+        """The call's success row, not written: for a caller that inserts it in its own
+        transaction (outbox style) and then calls mark_logged()."""
+        self.set_fields(**fields)
+        return self._row(self._success(http_status_code, response_summary))
+
+    def mark_logged(self, row):
+        """The caller committed this call's row (from success_row) itself; the context writes
+        no other, and counts and exports it as its own."""
+        self.logged = True
+        _observe(row)
+
+    def _success(self, http_status_code, response_summary):
         summary = response_summary or f"{self.llm_operation_type or self.endpoint_name} succeeded"
-        self._write(
+        return dict(
             success=True,
             http_status_code=http_status_code,
             response_summary=_storable(_one_line(summary, RESPONSE_SUMMARY_MAX_CHARS)),
@@ -230,15 +250,25 @@ class LlmCallLogger:
             log.warning("LLM call %s already logged; ignoring a second outcome", self.endpoint_name)
             return
         self.logged = True
+        row = self._row(outcome)
+        try:
+            write_row(_bind(self._engine), row)
+        except Exception:
+            _keep(row)
+        _observe(row)
+
+    def _row(self, outcome):
+        """The row of this call with this outcome, its values fitted to their columns."""
         if self._started is None:
             self.start_logging()
+        ended = self._ended or time.monotonic()
         row = dict(
             call_id=self.call_id,
             user_id=self.user_id,
             endpoint_name=self.endpoint_name,
             method=self.method,
             timestamp=self.timestamp,
-            duration_ms=int((time.monotonic() - self._started) * 1000),
+            duration_ms=int((ended - self._started) * 1000),
             llm_operation_type=self.llm_operation_type,
             user_agent=self.user_agent,
             ip_address=self.ip_address,
@@ -253,24 +283,33 @@ class LlmCallLogger:
                 ip_address=row["ip_address"][:45] if row["ip_address"] else None,
                 request_data=self._loggable_request_data(),
             )
-            write_row(_bind(self._engine), row)
         except Exception:
-            _keep(row)
+            log.exception("Could not fit an LLM call log row; writing it as it is")
+        return row
+
+
+def _observe(row):
+    """A call was logged: count it in the metrics and, when configured, export its span."""
+    try:
         metrics.record_call(row)
-        if has_app_context():
-            call_spans.export(row)
+    except Exception:
+        log.warning("Could not count LLM call %s in the metrics", row.get("call_id"), exc_info=True)
+    if has_app_context():
+        call_spans.export(row)
 
 
 def _keep(row):
-    """The database refused a row: spool it in Redis for the sweeper to write later, or, with
-    Redis down too, put it whole in the application log. The operation goes on either way."""
+    """The database could not take a row: spool it (Redis, else this deployment's local spool
+    file) for the sweeper to write later; only with both full or down does it go whole to the
+    application log. The operation goes on either way."""
     metrics.record_log_write_failure()
     try:
-        log_spool.spool(row)
+        where = log_spool.spool(row)
     except Exception:
         log.exception("Could not write LLM call log row: %s", json.dumps(row, default=str))
     else:
-        log.warning("Could not write LLM call log row; spooled it in Redis", exc_info=True)
+        place = "in Redis" if where == "redis" else "in the local spool file"
+        log.warning("Could not write LLM call log row; spooled it %s", place, exc_info=True)
 
 
 def _bind(db):

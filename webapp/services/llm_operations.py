@@ -1,10 +1,13 @@
 """The LLM operations a worker runs for a job, each attempt inside its logging context.
 
 The database session is closed while the LLM answers, so a slow call holds no
-connection; the result is stored in the transaction that marks the job done.
+connection. The result, the job's end and the attempt's success row are committed in one
+transaction (outbox style), so neither is stored without the other; an answer that arrives
+while the database is down is kept and stored once it is back, within the job's lease.
 """
 
 import logging
+import time
 from datetime import datetime, timezone
 from dataclasses import dataclass, field
 
@@ -15,7 +18,8 @@ from webapp.extensions import db
 from webapp.log_context import job_context
 from webapp.llm import client, prompts
 from webapp.models import TrainingPlan, User, Workout, WorkoutRevision
-from webapp.services import jobs
+from webapp.services import jobs, lost_attempts
+from webapp.services.log_writer import CONTENT_ERRORS, INSERT, prepare
 from webapp.services.llm_logging_service import (
     current_call,
     log_training_principles_creation,
@@ -37,16 +41,21 @@ class JobRun:
     user_id: object
     payload: dict
     request_meta: dict
-    queue_wait_ms: int
+    first_enqueued_at: datetime
+    run_number: int
+    lease_expires_at: datetime
 
-    def log_kwargs(self, attempt):
-        """Keyword arguments for a logging context of this attempt."""
-        return {
-            "request_meta": self.request_meta,
-            "job_id": self.job_id,
-            "attempt": attempt,
-            "queue_wait_ms": self.queue_wait_ms,
-        }
+    def log_kwargs(self):
+        """Keyword arguments for a logging context of this job's attempts."""
+        return {"request_meta": self.request_meta, "job_id": self.job_id}
+
+    def identify(self, call, number, started):
+        """Give the attempt's row its identity: its number across the job's runs, its start,
+        its call_id (the same one a WorkerLost row would take) and its queue wait."""
+        waited = (started - self.first_enqueued_at).total_seconds() if self.first_enqueued_at else 0
+        call.set_fields(attempt=number, queue_wait_ms=max(0, int(waited * 1000)))
+        call.call_id = lost_attempts.call_id(self.job_id, number)
+        call.timestamp = started
 
 
 def run_job(job_id):
@@ -55,13 +64,14 @@ def run_job(job_id):
     if job is None:
         log.info("Job %s is finished or running elsewhere; not running it again", job_id)
         return
-    waited = datetime.now(timezone.utc) - job.enqueued_at
     run = JobRun(
         job_id=job.id,
         user_id=job.user_id,
         payload=dict(job.payload),
         request_meta=job.request_meta or {},
-        queue_wait_ms=max(0, int(waited.total_seconds() * 1000)),
+        first_enqueued_at=job.first_enqueued_at or job.enqueued_at,
+        run_number=job.attempts,
+        lease_expires_at=job.lease_expires_at,
     )
     with job_context(run.job_id, run.request_meta.get("request_id")):
         _run(job.operation_type, run)
@@ -76,7 +86,7 @@ def _run(operation_type, run):
         db.session.rollback()
         raise
     except Exception as exc:
-        jobs.fail(run.job_id, exc)
+        jobs.fail(run.job_id, exc, run.run_number)
 
 
 def _with_retries(attempt_once):
@@ -105,20 +115,69 @@ def _attempt_until_done(run, log_call, request_data, kind, ask, store, refs=None
     needs is logged; `store(draft)` adds the rows for a valid answer to the session.
     """
 
-    def attempt(number):
-        with log_call(run.user_id, request_data, **(refs or {}), **run.log_kwargs(number)) as call:
+    def attempt(_number_in_this_run):
+        # Numbered before its logging context opens: with the database down no attempt
+        # starts, and no row without a number is written.
+        number, started = jobs.start_attempt(run.job_id)
+        with log_call(run.user_id, request_data, **(refs or {}), **run.log_kwargs()) as call:
+            run.identify(call, number, started)
             messages = ask()
             db.session.close()  # no connection is held while the LLM answers
             draft = client.complete(kind, messages, call)
-            if not jobs.lock_if_running(run.job_id):
+            call.stop_clock()
+            _store_answer(run, call, draft, store)
+
+    _with_retries(attempt)
+
+
+# While the database is down, an answer waits in the worker and is stored once it is back:
+# tries this far apart at most, until the job's lease is this close to its end.
+_STORE_RETRY_MAX_S = 2.0
+_STORE_LEASE_RESERVE_S = 5.0
+
+
+def _store_answer(run, call, draft, store):
+    """Store the answer, end the job and write the attempt's success row in one transaction.
+
+    The database being unreachable is waited out (the answer is paid for; asking again would
+    pay twice) until the job's lease nears its end; then the error leaves as it came.
+    """
+    delay, fitted_harder = 0.2, False
+    while True:
+        try:
+            if not jobs.lock_if_running(run.job_id, run.run_number):
                 _discard(call)
                 return
             stored = store(draft)
             jobs.succeed(run.job_id, stored.result)
+            row = call.success_row(response_summary=stored.summary, **stored.refs)
+            db.session.execute(INSERT, [prepare(row, harder=fitted_harder)])
             db.session.commit()
-            call.log_success(response_summary=stored.summary, **stored.refs)
+            call.mark_logged(row)
+            return
+        except (OperationalError, InterfaceError):
+            _rollback()
+            left = (run.lease_expires_at - datetime.now(timezone.utc)).total_seconds()
+            if left - delay < _STORE_LEASE_RESERVE_S:
+                raise
+            log.warning("Database unreachable while storing job %s's answer; retrying in %.1f s",
+                        run.job_id, delay)
+            time.sleep(delay)
+            delay = min(_STORE_RETRY_MAX_S, delay * 2)
+        except CONTENT_ERRORS:
+            # The log row, not the result, was refused (the result is validated): once more
+            # without the row's optional fields.
+            _rollback()
+            if fitted_harder:
+                raise
+            fitted_harder = True
 
-    _with_retries(attempt)
+
+def _rollback():
+    try:
+        db.session.rollback()
+    except Exception:
+        db.session.remove()
 
 
 def create_workout(run):
