@@ -220,6 +220,9 @@ class Config:
     # API (bearer tokens, no cookies) takes none. A token lasts as long as its session.
     WTF_CSRF_CHECK_DEFAULT = False
     WTF_CSRF_TIME_LIMIT = None
+    # The token is what proves a form came from our page (SPEC 16); Flask-WTF's extra demand
+    # of a same-origin Referer over HTTPS would refuse browsers and proxies that send none.
+    WTF_CSRF_SSL_STRICT = False
 
     # The bearer token; webapp.auth's decorators put it on every route they protect.
     SECURITY_SCHEMES = {"BearerAuth": {"type": "http", "scheme": "bearer"}}

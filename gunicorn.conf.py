@@ -36,3 +36,20 @@ control_socket_disable = True
 
 # An empty WEB_ACCESS_LOG turns the access log off.
 accesslog = os.environ.get("WEB_ACCESS_LOG", "-") or None
+
+# gunicorn's own lines (starting, booting a worker, signals, the access log) as JSON lines on
+# stderr too, in the application's format (SPEC 14), with bearer tokens masked.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "webapp.json_logging.SecretMaskingJsonFormatter"}},
+    "handlers": {
+        "json_stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                        "stream": "ext://sys.stderr"},
+    },
+    "root": {"level": "INFO", "handlers": ["json_stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["json_stderr"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["json_stderr"], "propagate": False},
+    },
+}

@@ -57,6 +57,19 @@ def test_the_rate_limit_counts_the_three_llm_routes_together(app, client, auth):
     assert sample(scrape(client), "llm_requests_refused_total", reason="rate_limit") == before + 1
 
 
+def test_a_repeat_under_its_idempotency_key_is_no_new_submit(app, client, auth):
+    _, headers = auth.user()
+    key = {"Idempotency-Key": "repeat-me"}
+    with configured(app, RATE_LIMIT_PER_MINUTE=1):
+        first = submit(client, headers, extra_headers=key).get_json()
+        # The repeat gets the same job, and does not use up the window.
+        assert submit(client, headers, extra_headers=key).get_json() == first
+        assert submit(client, headers, extra_headers=key).get_json() == first
+        assert_refused(client.post("/llm/create-workout", json={"prompt": "new"},
+                                   headers=headers), "rate_limit")
+    assert count(app, Job) == 1
+
+
 def test_the_rate_limit_holds_across_web_processes(app, config_class, auth):
     """Two apps (as two gunicorn workers would be) share one window through Redis."""
     from webapp import create_app

@@ -49,6 +49,7 @@ def _assert_json_error(raw, status):
     got, headers, body = split_response(raw)
     assert got == status, raw[:300]
     assert headers["content-type"] == "application/json"
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])
     error = json.loads(body)["error"]
     assert error["code"] and error["message"] and error["details"] == {}
 

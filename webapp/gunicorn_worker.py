@@ -20,6 +20,8 @@ from gunicorn import util
 from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.gthread import ThreadWorker
 
+from webapp.log_context import new_request_id
+
 # Seconds a request's socket may stay silent while the app reads its body or writes its answer.
 REQUEST_BODY_TIMEOUT_S = float(os.environ.get("REQUEST_BODY_TIMEOUT_S", "10"))
 
@@ -77,6 +79,9 @@ def json_refusal(status):
         f"HTTP/1.1 {status} {reason}\r\n"
         "Connection: close\r\n"
         "Content-Type: application/json\r\n"
+        # Every answer carries a request id (SPEC 14); the request was not read far enough
+        # to take the client's own.
+        f"X-Request-ID: {new_request_id()}\r\n"
         f"Content-Length: {len(body)}\r\n"
         "\r\n"
     ).encode("latin-1")

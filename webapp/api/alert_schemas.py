@@ -12,7 +12,7 @@ OPERATION_TYPES = (
 )
 
 # http(s), a host name, IPv4 or [IPv6] address, an optional port, then any path and query.
-WEBHOOK_URL = r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?([/?#][^\s]*)?$"
+WEBHOOK_URL = r"^https?://([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?([/?#][^\s]*)?$"
 
 
 class JsonNumber(fields.Float):
@@ -97,5 +97,5 @@ class AlertEventsOut(Schema):
 class AlertEventsQuery(Schema):
     """Query parameters of GET /admin/alerts/events."""
 
-    limit = QueryInteger(load_default=100, validate=validate.Range(min=1, max=1000),
+    limit = QueryInteger(load_default=1000, validate=validate.Range(min=1, max=1000),
                          metadata={"description": "How many events at most."})

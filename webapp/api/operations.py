@@ -20,18 +20,23 @@ IDEMPOTENCY_CONFLICT = {
 }
 
 
-def _submit(operation_type, payload, headers):
+def _within_limits():
+    """429 when a limit or budget refuses the caller a new job."""
     try:
         limits.check_submit(current_user())
     except limits.LimitExceeded as exc:
         raise ApiError(429, str(exc), details={"limit": exc.limit},
                        headers={"Retry-After": str(exc.retry_after_s)}) from exc
+
+
+def _submit(operation_type, payload, headers):
     job, _ = jobs.submit(
         current_user(),
         operation_type,
         payload,
         request_meta=request_meta_from_request(),
         idempotency_key=headers.get("idempotency_key"),
+        admit=_within_limits,
     )
     status_url = url_for("jobs.get_job", job_id=job.id)
     # A repeat under the same Idempotency-Key gets the first answer again, word for word;

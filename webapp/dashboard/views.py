@@ -165,7 +165,7 @@ def admin():
     days, now = query["days"], utc_now()
     if user_id is None:
         summary = log_overview.everyone_summary(days, now=now)
-        summary["p95_duration_ms"] = None  # no histogram of everyone's durations
+        summary["p95_duration_ms"] = log_overview.everyone_percentiles(days, now=now)[1]
         latency = charts.latency_per_day(log_daily.everyone_daily_latency(days, now=now),
                                          ("avg_duration_ms",))
     else:
@@ -215,9 +215,10 @@ def _window_start(query, now):
 def sign_in_form():
     """Check the token; signed in, on to the page, else the form again with an error."""
     if sign_in(request.form.get("token")) is None:
+        # 200: the sign-in page again, with the error on it for people (role="alert").
         return render_template(
             "dashboard/sign_in.html", error="That token is not valid. Check it and try again."
-        ), 401
+        )
     return redirect(url_for("dashboard.index"), 303)
 
 

@@ -65,7 +65,7 @@ def delete_rule(rule_id):
     return True
 
 
-def list_events(limit=100):
+def list_events(limit=1000):
     """The latest events, newest first."""
     query = select(AlertEvent).order_by(AlertEvent.at.desc(), AlertEvent.id.desc()).limit(limit)
     return db.session.scalars(query).all()

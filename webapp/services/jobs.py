@@ -70,17 +70,20 @@ def finished_fingerprint(digest):
     return digest[:FINGERPRINT_HALF] if digest else digest
 
 
-def submit(user, operation_type, payload, *, request_meta, idempotency_key=None):
+def submit(user, operation_type, payload, *, request_meta, idempotency_key=None, admit=None):
     """Store a queued job and enqueue it; return (job, created).
 
     With an idempotency key, a repeat of the same request returns the first job;
-    the same key with a different request is a 409.
+    the same key with a different request is a 409. `admit()`, called only when a new job
+    would be made, may refuse it by raising (the limits: a repeat is not a new submit).
     """
     digest = fingerprint(operation_type, payload)
     if idempotency_key is not None:
         existing = _job_for_key(user, idempotency_key)
         if existing is not None:
             return _same_request_or_409(existing, digest), False
+    if admit is not None:
+        admit()
     job = Job(
         id=uuid.uuid4(),
         user_id=user.id,

@@ -1,12 +1,14 @@
 """Everyone's calls over the last days: the admin dashboard's cards and calls-per-day chart.
 
-Read from the global rollup (webapp.services.log_rollups) like the seed analytics. It keeps no
-duration histogram, so there is no percentile for everyone; a user's own come from my-summary.
+Read from the global rollup (webapp.services.log_rollups) like the seed analytics; the
+percentiles add up every user's duration histograms, the ones my-summary reads one at a time.
 """
 
 from datetime import timedelta
 
-from webapp.services.log_rollups import WindowQuery, mean, percent, utc_now
+from webapp.services.log_rollups import (
+    USER_GRAINS, WindowQuery, mean, percent, percentiles, utc_now,
+)
 
 _GLOBAL = """
 SELECT date_trunc('day', bucket, 'UTC') AS day, success, calls, duration_count, duration_sum,
@@ -18,6 +20,26 @@ SELECT date_trunc('day', "timestamp", 'UTC'), success, 1, (duration_ms IS NOT NU
        coalesce(duration_ms, 0), coalesce(total_tokens, 0), coalesce(cost_usd, 0)
 FROM llm_call_logs WHERE {where}
 """
+
+_DURATIONS = "SELECT duration_bucket, calls FROM llm_log_rollup_user_durations WHERE {where}"
+_RAW_DURATIONS = """
+SELECT llm_duration_bucket(duration_ms), 1 FROM llm_call_logs
+WHERE duration_ms IS NOT NULL AND {where}
+"""
+
+
+def everyone_percentiles(days, now=None):
+    """(p50, p95) of everyone's call durations in the last `days` × 24 hours, from the
+    histograms (within 1 % of percentile_cont, as my-summary's); None without durations."""
+    now = now or utc_now()
+    window = WindowQuery(now - timedelta(days=days), grains=USER_GRAINS)
+    parts = window.branches(_DURATIONS, _RAW_DURATIONS)
+    rows = window.execute(f"""
+        SELECT duration_bucket, sum(sign * calls) AS calls
+        FROM ({parts}) AS parts(sign, duration_bucket, calls)
+        GROUP BY duration_bucket HAVING sum(sign * calls) <> 0 ORDER BY duration_bucket
+    """).all()
+    return percentiles([(row.duration_bucket, row.calls) for row in rows], (0.5, 0.95))
 
 
 def everyone_summary(days, now=None):
