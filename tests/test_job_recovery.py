@@ -13,6 +13,7 @@ import redis
 from sqlalchemy import func, select
 
 from scripts.services import ROOT
+from tests import rabbitmq
 from tests.test_operations import poll, submit
 from webapp.extensions import db
 from webapp.models import Job, LlmCallLog, Workout
@@ -92,20 +93,31 @@ def _kill(process):
     process.wait()
 
 
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
 def test_a_job_whose_worker_was_killed_mid_call_ends_once_a_new_worker_runs(
-        config_class, database, services, auth, llm):
+        config_class, database, services, auth, llm, broker):
     """SIGKILL the worker (and its pool) while the LLM is answering, start a new worker:
-    the job is re-run within its lease and makes exactly one workout."""
+    the job is re-run within its lease and makes exactly one workout. With RabbitMQ the
+    killed worker's message comes back at once; the new worker finds the lease still live
+    and drops it, and the sweeper sends the job again once the lease ended."""
     from webapp import create_app
 
+    amqp_url = None
+    if broker == "rabbitmq":
+        amqp_url = rabbitmq.answering_url()
+        if amqp_url is None:
+            pytest.skip(f"no RabbitMQ answers at {rabbitmq.URL}")
     prefix = f"llmlog-test-kill-{uuid.uuid4().hex[:8]}:"
     settings = {"REDIS_KEY_PREFIX": prefix, "LLM_TIMEOUT_S": "3", "LLM_MAX_RETRIES": "0",
                 "JOB_LEASE_MARGIN_S": "1", "JOB_SWEEP_INTERVAL_S": "1", "JOB_RESEND_AFTER_S": "1"}
+    if amqp_url:
+        settings["CELERY_BROKER_URL"] = amqp_url
 
     class KillConfig(config_class):
         REDIS_KEY_PREFIX = prefix
         LLM_TIMEOUT_S = 3.0
         LLM_MAX_RETRIES = 0
+        CELERY_BROKER_URL = amqp_url
 
     app = create_app(KillConfig)
     client = app.test_client()
@@ -141,6 +153,8 @@ def test_a_job_whose_worker_was_killed_mid_call_ends_once_a_new_worker_runs(
         client_redis = redis.Redis.from_url(services["REDIS_URL"])
         for key in client_redis.scan_iter(match=f"{prefix}*"):
             client_redis.delete(key)
+        if amqp_url:
+            rabbitmq.delete_names(amqp_url, prefix)
 
 
 @pytest.mark.usefixtures("celery_worker")
