@@ -75,10 +75,9 @@ def _amqp_settings(config):
             # Each publish waits for the broker's ack: a message it refused raises instead of
             # vanishing, and the job stays queued for the sweeper (webapp.services.jobs.enqueue).
             "confirm_publish": True,
-            # A silent broker (packets dropped) fails a read or write after this, so neither
-            # the publish nor its confirm blocks a submit past 5 s (SPEC 11).
-            "read_timeout": config["REDIS_SOCKET_TIMEOUT_S"],
-            "write_timeout": config["REDIS_SOCKET_TIMEOUT_S"],
+            # No read_timeout here: it would cut a worker's idle consumer. A publish bounds
+            # its write and its confirm itself (webapp.services.jobs.enqueue), and the
+            # connect (with the AMQP handshake) is bounded by broker_connection_timeout.
         },
         "broker_connection_timeout": config["REDIS_CONNECT_TIMEOUT_S"],
         "task_default_queue_type": "quorum",

@@ -1,5 +1,6 @@
 """RabbitMQ as the broker (CELERY_BROKER_URL=amqp://…, SPEC 17): the operations tests again,
-on a quorum queue of this run's own, with a real worker consuming it; /readyz checks it.
+on a quorum queue of this run's own, with a real worker consuming it; the worker-kill test
+with `celery -A tasks worker` processes on it; /readyz checks it.
 
 Skipped, with the reason, where no RabbitMQ answers (RABBITMQ_URL, else 127.0.0.1:5672).
 """
@@ -8,6 +9,7 @@ import pytest
 
 from tests import rabbitmq
 from tests.conftest import RUN_ID, _worker_running
+from tests.test_job_recovery import killed_worker_scenario
 from tests.test_operations import *  # noqa: F403 - the same tests, collected again here
 from tests.test_operations import submit
 
@@ -119,3 +121,11 @@ def test_a_submit_to_a_silent_broker_is_accepted_within_5_s(app, config_class, a
         assert time.monotonic() - started < 8
     finally:
         silent.close()
+
+
+def test_a_job_whose_worker_was_killed_mid_call_ends_once_a_new_worker_runs_on_rabbitmq(
+        config_class, database, services, auth, llm):
+    """The worker-kill test on RabbitMQ: the killed worker's message comes back at once, the
+    new worker finds the lease still live and drops it, and the sweeper sends the job again
+    once the lease ended; one workout, attempt rows 1 (WorkerLost) and 2."""
+    killed_worker_scenario(config_class, database, services, auth, llm, amqp_url=AMQP_URL)
