@@ -20,7 +20,8 @@ test: install
 	FLASK_APP=wsgi $(PY) -m pytest $(PYTEST_ARGS)
 
 # The pipeline's fault tests (tests/faults): their own PostgreSQL and Redis stopped under load,
-# a worker killed and restarted; about three minutes; .ci/run runs them after `make test`.
+# three worker hosts in network namespaces with one cut off (needs root; skips elsewhere),
+# a worker killed and restarted; about four minutes; .ci/run runs them after `make test`.
 # (The web tier's fault tests, tests/test_faults_web.py, are part of `make test`.)
 faults: install
 	FLASK_APP=wsgi $(PY) -m pytest -m faults -s tests/faults $(PYTEST_ARGS)

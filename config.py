@@ -153,8 +153,12 @@ class Config:
         },
     }
     REDIS_URL = _URLS["REDIS_URL"][0]
+    # The Celery broker, when it is not Redis: RabbitMQ as amqp://user:pass@host:5672/vhost
+    # (webapp.celery_app). REDIS_URL still serves the log spool, limits and readiness.
+    CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or None
     # How long connecting to Redis, and then one reply of it, may take (the broker, the readiness
     # check): a submit never blocks past 5 s while Redis is down or unreachable (SPEC 11).
+    # They bound a RabbitMQ broker's connect and socket waits too.
     REDIS_CONNECT_TIMEOUT_S = float(os.environ.get("REDIS_CONNECT_TIMEOUT_S", "1"))
     REDIS_SOCKET_TIMEOUT_S = float(os.environ.get("REDIS_SOCKET_TIMEOUT_S", "2"))
 

@@ -9,7 +9,7 @@ from celery.signals import setup_logging, worker_process_init, worker_ready, wor
 from tasks import llm_operations  # noqa: F401  (registers the tasks)
 from tasks.alerting import start_alerting
 from tasks.sweeper import start_sweeper
-from webapp import create_app, json_logging
+from webapp import create_app, json_logging, metrics
 from webapp.extensions import db
 
 flask_app = create_app()

@@ -61,7 +61,7 @@ class Reply:
 class FakeLlm:
     """The scripted server; `url` is its OpenAI base URL."""
 
-    def __init__(self, model="gpt-4o-mini"):
+    def __init__(self, model="gpt-4o-mini", host="127.0.0.1"):
         # The model the answers name: None echoes the model asked for; a real provider names
         # a dated snapshot of it ("gpt-4o-mini-2024-07-18").
         self.model = None
@@ -70,6 +70,8 @@ class FakeLlm:
         self.usage = DEFAULT_USAGE
         self.script = deque()
         self.requests = []
+        # (monotonic time, caller's address) of each request: which host asked, and when.
+        self.callers = []
         # Called (with no arguments) as each request arrives, to look at the caller meanwhile.
         self.on_request = None
         # Seconds every unscripted reply waits, as a real LLM takes its time.
@@ -78,8 +80,8 @@ class FakeLlm:
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}/v1"
+        self._server = make_server(host, 0, self._wsgi, threaded=True)
+        self.url = f"http://{host}:{self._server.server_port}/v1"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -92,6 +94,7 @@ class FakeLlm:
         with self._lock:
             self.script.clear()
             self.requests.clear()
+            self.callers.clear()
             self.on_request = None
             self.default_delay_s = 0.0
             self.max_in_flight = 0
@@ -149,6 +152,7 @@ class FakeLlm:
             self.on_request()
         with self._lock:
             self.requests.append(payload)
+            self.callers.append((time.monotonic(), environ.get("REMOTE_ADDR")))
             reply = self.script.popleft() if self.script else None
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)

@@ -13,6 +13,7 @@ import redis
 from sqlalchemy import func, select
 
 from scripts.services import ROOT
+from tests import rabbitmq
 from tests.test_operations import poll, submit
 from webapp.extensions import db
 from webapp.models import Job, LlmCallLog, Workout
@@ -96,16 +97,24 @@ def test_a_job_whose_worker_was_killed_mid_call_ends_once_a_new_worker_runs(
         config_class, database, services, auth, llm):
     """SIGKILL the worker (and its pool) while the LLM is answering, start a new worker:
     the job is re-run within its lease and makes exactly one workout."""
+    killed_worker_scenario(config_class, database, services, auth, llm)
+
+
+def killed_worker_scenario(config_class, database, services, auth, llm, amqp_url=None):
+    """The worker-kill test, on Redis or (with `amqp_url`) on RabbitMQ as the broker."""
     from webapp import create_app
 
     prefix = f"llmlog-test-kill-{uuid.uuid4().hex[:8]}:"
     settings = {"REDIS_KEY_PREFIX": prefix, "LLM_TIMEOUT_S": "3", "LLM_MAX_RETRIES": "0",
                 "JOB_LEASE_MARGIN_S": "1", "JOB_SWEEP_INTERVAL_S": "1", "JOB_RESEND_AFTER_S": "1"}
+    if amqp_url:
+        settings["CELERY_BROKER_URL"] = amqp_url
 
     class KillConfig(config_class):
         REDIS_KEY_PREFIX = prefix
         LLM_TIMEOUT_S = 3.0
         LLM_MAX_RETRIES = 0
+        CELERY_BROKER_URL = amqp_url
 
     app = create_app(KillConfig)
     client = app.test_client()
@@ -138,9 +147,12 @@ def test_a_job_whose_worker_was_killed_mid_call_ends_once_a_new_worker_runs(
         _kill(first)
         if second is not None:
             _kill(second)
+        app.extensions["celery"].close()  # its broker connections, not left to later tests
         client_redis = redis.Redis.from_url(services["REDIS_URL"])
         for key in client_redis.scan_iter(match=f"{prefix}*"):
             client_redis.delete(key)
+        if amqp_url:
+            rabbitmq.delete_names(amqp_url, prefix)
 
 
 @pytest.mark.usefixtures("celery_worker")

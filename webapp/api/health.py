@@ -21,7 +21,8 @@ class ReadyOut(Schema):
     status = String(required=True, metadata={"enum": ["ready", "unavailable"]})
     checks = Dict(
         keys=String(), values=String(metadata={"enum": ["ok", "down"]}), required=True,
-        metadata={"description": "`ok` or `down` for `postgresql` and `redis`."},
+        metadata={"description": "`ok` or `down` for `postgresql` and `redis`, and for `broker` when "
+                                "CELERY_BROKER_URL names one that is not Redis."},
     )
 
 
@@ -34,7 +35,8 @@ def healthz():
 
 @bp.get("/readyz")
 @bp.output(ReadyOut)
-@bp.doc(responses={503: {"description": "PostgreSQL or Redis is down; the checks say which.",
+@bp.doc(responses={503: {"description":
+                         "PostgreSQL, Redis or the broker is down; the checks say which.",
                          "content": {"application/json": {"schema": ReadyOut}}}})
 def readyz():
     """PostgreSQL and Redis answer (no token; answers within 3 s whatever is down)."""

@@ -147,8 +147,12 @@ def enqueue(job):
             TASK_NAMES[job.operation_type],
             args=[str(job.id)],
             retry=True,
-            # Bounded with the broker's socket timeouts, so a submit never blocks past 5 s.
+            # Bounded with the broker's socket timeouts, so a submit never blocks past 5 s;
+            # with RabbitMQ the write and the wait for its publisher confirm are bounded here
+            # (a socket timeout on the connection would also cut the workers' idle consumers).
             retry_policy=current_app.config["CELERY"]["task_publish_retry_policy"],
+            timeout=current_app.config["REDIS_SOCKET_TIMEOUT_S"],
+            confirm_timeout=current_app.config["REDIS_SOCKET_TIMEOUT_S"],
         )
     except Exception as exc:  # noqa: BLE001 - whatever the broker raised, the job stays queued
         # One line, no traceback: while the broker is down every submit would log one.

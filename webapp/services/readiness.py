@@ -1,4 +1,5 @@
-"""Is each part the service needs there? PostgreSQL and Redis, checked side by side.
+"""Is each part the service needs there? PostgreSQL and Redis, checked side by side, and
+the broker too when it is not Redis (CELERY_BROKER_URL, e.g. RabbitMQ): "broker".
 
 Each check runs in a thread of its own and the answer waits at most DEADLINE_S for
 both: an unreachable server (packets dropped) makes its check time out rather than
@@ -8,8 +9,11 @@ bounded by the connect and socket timeouts of config.py.
 
 import concurrent.futures
 
+import kombu
 import redis
 from sqlalchemy import text
+
+from webapp.celery_app import broker_url
 
 from webapp.extensions import db
 
@@ -35,12 +39,30 @@ def _redis(app):
         client.close()
 
 
+def _broker(app):
+    connection = kombu.Connection(
+        broker_url(app.config), connect_timeout=app.config["REDIS_CONNECT_TIMEOUT_S"],
+        transport_options={"read_timeout": app.config["REDIS_SOCKET_TIMEOUT_S"],
+                           "write_timeout": app.config["REDIS_SOCKET_TIMEOUT_S"]})
+    try:
+        connection.connect()
+    finally:
+        connection.release()
+
+
 CHECKS = {"postgresql": _postgresql, "redis": _redis}
 
 
+def checks_for(config):
+    """The checks this deployment needs: the broker's own when it is not Redis."""
+    if config.get("CELERY_BROKER_URL") and broker_url(config) != config["REDIS_URL"]:
+        return {**CHECKS, "broker": _broker}
+    return CHECKS
+
+
 def check(app):
-    """{"postgresql": "ok"|"down", "redis": "ok"|"down"} within DEADLINE_S."""
-    futures = {name: _pool.submit(probe, app) for name, probe in CHECKS.items()}
+    """{"postgresql": "ok"|"down", "redis": "ok"|"down"[, "broker": ...]} within DEADLINE_S."""
+    futures = {name: _pool.submit(probe, app) for name, probe in checks_for(app.config).items()}
     concurrent.futures.wait(futures.values(), timeout=DEADLINE_S)
     return {name: _state(future) for name, future in futures.items()}
 
