@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.log_factories import LlmCallLogFactory, ago
+from tests.test_metrics import worker_process  # noqa: F401  (a fixture)
 from webapp.extensions import db
 from webapp.models import AlertEvent
 from webapp.services import alerts
@@ -299,3 +300,15 @@ def test_an_unreachable_webhook_never_holds_up_the_others(app, client, auth, ale
         hook.close()
         for listener in listeners:
             listener.close()
+
+
+def test_the_plain_worker_command_evaluates_the_rules(app, worker_process):
+    """`celery -A tasks worker` starts the evaluation itself (no beat, no test hook)."""
+    rule = alerts.create_rule("from the worker", "calls", 5, -1)
+    deadline = time.monotonic() + 45
+    events = []
+    while not events and time.monotonic() < deadline:
+        db.session.rollback()
+        events = db.session.scalars(select(AlertEvent).where(AlertEvent.rule_id == rule.id)).all()
+        time.sleep(0.5)
+    assert [(event.state, event.value) for event in events] == [("firing", 0.0)]
