@@ -134,16 +134,28 @@ class Config:
     # least is 2), let the kernel drop a connection whose data is not acknowledged within
     # DB_TCP_USER_TIMEOUT_MS, probe idle ones with keepalives, and let the server cancel a
     # statement after DB_STATEMENT_TIMEOUT_MS (0 turns that off, e.g. for a long bulk load).
+    # The server watches its side too: a worker host cut off mid-transaction sends no FIN, and
+    # the backend would sit idle in that transaction, row locks held, for the kernel's two
+    # hours. With the server's own TCP user timeout and keepalives it goes within seconds
+    # (tests/faults/test_host_cut_locks.py; keepalives alone did not do it there in 40 s).
     DB_CONNECT_TIMEOUT_S = int(os.environ.get("DB_CONNECT_TIMEOUT_S", "2"))
     DB_TCP_USER_TIMEOUT_MS = int(os.environ.get("DB_TCP_USER_TIMEOUT_MS", "2000"))
     DB_STATEMENT_TIMEOUT_MS = int(os.environ.get("DB_STATEMENT_TIMEOUT_MS", "30000"))
+    # The last resort for a transaction whose client is gone: no session of the service waits
+    # that long between statements (none is held while the LLM answers).
+    DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = int(
+        os.environ.get("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", "60000"))
     # Every connection speaks UTC, so timestamps come back with offset +00:00.
     SQLALCHEMY_ENGINE_OPTIONS = {
         "pool_pre_ping": True,
         "pool_size": DB_POOL_SIZE,
         "max_overflow": DB_MAX_OVERFLOW,
         "connect_args": {
-            "options": f"-c timezone=UTC -c statement_timeout={DB_STATEMENT_TIMEOUT_MS}",
+            "options": (f"-c timezone=UTC -c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
+                        " -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=2"
+                        f" -c tcp_keepalives_count=3 -c tcp_user_timeout={DB_TCP_USER_TIMEOUT_MS}"
+                        " -c idle_in_transaction_session_timeout="
+                        f"{DB_IDLE_IN_TRANSACTION_TIMEOUT_MS}"),
             "connect_timeout": DB_CONNECT_TIMEOUT_S,
             "tcp_user_timeout": DB_TCP_USER_TIMEOUT_MS,
             "keepalives": 1,

@@ -130,6 +130,15 @@ def test_a_worker_host_cut_off_mid_load_loses_and_doubles_nothing(network):
               f"{reruns} job(s) run again; all ended {figures['all_ended_after_s']} s after "
               f"the load stopped", flush=True)
 
+        if took is None:  # say which jobs are left, and what holds them
+            with psycopg.connect(db_url) as conn:
+                figures["open_jobs"] = conn.execute(
+                    "SELECT id, status, attempts, llm_attempts, enqueued_at, lease_expires_at"
+                    " FROM llm_jobs WHERE user_id = %s AND status NOT IN ('succeeded', 'failed')",
+                    (user_id,)).fetchall()
+                figures["sessions"] = conn.execute(
+                    "SELECT client_addr, state, now() - state_change FROM pg_stat_activity"
+                    " WHERE state LIKE 'idle in%%'").fetchall()
         assert took is not None, figures
         assert figures["accepted"] > 0 and not figures["refused"], figures
         assert figures["terminal"] == figures["jobs"] >= figures["accepted"], figures
