@@ -1,20 +1,24 @@
 """P6: the further analytics and llm_usage at size: their plans and times on seeded rows.
 
 Seeds --rows rows with `flask logs seed`'s generator (90 days), then for costliest, slowest
-(7 and 90 days, everyone and one heavy user), by-model (7 and 90 days) and one workout's
-llm_usage prints the median time over --runs runs and the plan PostgreSQL chose, with each
-service answer checked against the plain SQL. The scratch database is dropped at the end.
+(7 and 90 days, everyone and one heavy user), by-model (7 and 90 days, and its plain SQL) and
+one workout's llm_usage prints the median time over --runs runs and the plan PostgreSQL chose,
+with each service answer checked against the plain SQL. The scratch database is dropped at the end.
 
     .venv/bin/python bench/further_analytics.py [--rows 1000000] [--runs 10]
 """
 
 import argparse
 import time
+from datetime import timedelta
 
 from scratch import median, ms, scratch_app
 
 PLAIN_TOP = """SELECT id FROM llm_call_logs WHERE "timestamp" >= now() - make_interval(days => :d)
 {user} ORDER BY {column} DESC NULLS LAST, "timestamp" DESC, id DESC LIMIT 10"""
+PLAIN_BY_MODEL = """SELECT model, prompt_name, prompt_version, count(*) AS calls,
+percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95
+FROM llm_call_logs WHERE "timestamp" >= :since GROUP BY 1, 2, 3"""
 
 
 def main():
@@ -60,11 +64,20 @@ def main():
                              lambda: service(days=days, user_id=user), sql, params)
                 expected = db.session.execute(text(sql), params).scalars().all()
                 assert [row.id for row in rows] == expected, (name, days, user)
+        now = log_analytics.utc_now()  # one instant for both sides
         for days in (7, 90):
-            timed(f"by-model days={days}", lambda: log_analytics.by_model(days=days),
-                  "SELECT model, prompt_name, prompt_version, count(*), percentile_cont(0.95) "
-                  "WITHIN GROUP (ORDER BY duration_ms) FROM llm_call_logs WHERE \"timestamp\" >= "
-                  "now() - make_interval(days => :d) GROUP BY 1, 2, 3", {"d": days})
+            params = {"since": now - timedelta(days=days)}
+            items = timed(f"by-model days={days}",
+                          lambda: log_analytics.by_model(days=days, now=now))
+            plain = timed(f"by-model days={days}, plain SQL",
+                          lambda: db.session.execute(text(PLAIN_BY_MODEL), params).all(),
+                          PLAIN_BY_MODEL, params)
+            expected = {(r.model, r.prompt_name, r.prompt_version): r for r in plain}
+            for item in items:
+                row = expected.pop((item["model"], item["prompt_name"], item["prompt_version"]))
+                assert item["calls"] == row.calls, (item, row)
+                assert abs(item["p95_duration_ms"] - row.p95) <= max(1, row.p95 * 0.01), (item, row)
+            assert not expected, expected
         timed("llm_usage of one workout", lambda: llm_usage.of_workout(workout.user_id,
                                                                         workout.workout_id),
               "SELECT count(*), sum(total_tokens), sum(cost_usd) FROM llm_call_logs "

@@ -23,6 +23,8 @@ ENDPOINTS = [
     ("custom/endpoint", None),
 ]
 ERRORS = ["APITimeoutError", "RateLimitError", "InvalidLLMOutput"]
+MODELS = [("gpt-4o-mini-2024-07-18", "workout", 1), ("gpt-4o-mini-2024-07-18", "workout", 2),
+          ("gpt-4.1-mini-2025-04-14", "workout_revision", 1), (None, None, None)]
 # Not on a whole hour, so every window starts and ends mid-bucket.
 NOW = datetime.now(timezone.utc).replace(minute=37, second=12, microsecond=345678)
 # Early in its day and hour: windows from here read their edges by subtraction.
@@ -33,8 +35,10 @@ def _rows(count, seed, spread_hours=24 * 40):
     rng = random.Random(seed)
     for _ in range(count):
         endpoint, operation = rng.choice(ENDPOINTS)
+        model, prompt_name, prompt_version = rng.choice(MODELS)
         success = rng.random() > 0.2
         yield {
+            "model": model, "prompt_name": prompt_name, "prompt_version": prompt_version,
             "user_id": rng.choice(USERS),
             "endpoint_name": endpoint,
             "llm_operation_type": operation,
@@ -49,15 +53,17 @@ def _rows(count, seed, spread_hours=24 * 40):
 
 _INSERT = text("""
     INSERT INTO llm_call_logs (user_id, endpoint_name, method, "timestamp", duration_ms, success,
-                               error_type, llm_operation_type, total_tokens, cost_usd)
+                               error_type, llm_operation_type, total_tokens, cost_usd, model,
+                               prompt_name, prompt_version)
     VALUES (:user_id, :endpoint_name, 'POST', :timestamp, :duration_ms, :success, :error_type,
-            :llm_operation_type, :total_tokens, :cost_usd)
+            :llm_operation_type, :total_tokens, :cost_usd, :model, :prompt_name, :prompt_version)
 """)
 
 
 def _insert(rows, engine=None):
+    unset = {"model": None, "prompt_name": None, "prompt_version": None}
     with (engine or db.engine).begin() as conn:
-        conn.execute(_INSERT, list(rows))
+        conn.execute(_INSERT, [{**unset, **row} for row in rows])
 
 
 def _sql(query, **params):
@@ -117,8 +123,38 @@ def assert_summary_matches(user_id, days, now=NOW):
         assert (day["total_calls"], day["failed_calls"]) == daily.get(day["date"], (0, 0))
 
 
+def assert_by_model_matches(days, now=NOW, user_id=None):
+    """GET /stats/by-model's items against GROUP BY over the rows (p95 within 1 %)."""
+    where = "timestamp >= :since" + (" AND user_id = :user_id" if user_id else "")
+    expected = {
+        (r.model, r.prompt_name, r.prompt_version): r
+        for r in _sql(f"""
+            SELECT model, prompt_name, prompt_version, count(*) AS calls,
+                   count(*) FILTER (WHERE NOT success) AS failed, avg(duration_ms) AS avg,
+                   round(count(*) FILTER (WHERE NOT success) * 100.0 / count(*), 2) AS rate,
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95,
+                   coalesce(sum(total_tokens), 0) AS tokens, coalesce(sum(cost_usd), 0) AS cost
+            FROM llm_call_logs WHERE {where} GROUP BY 1, 2, 3""",
+            since=now - timedelta(days=days), user_id=user_id)
+    }
+    answer = {(i["model"], i["prompt_name"], i["prompt_version"]): i
+              for i in log_analytics.by_model(days=days, user_id=user_id, now=now)}
+    assert answer.keys() == expected.keys()
+    for key, item in answer.items():
+        r = expected[key]
+        assert {k: v for k, v in item.items() if k != "p95_duration_ms"} == {
+            "model": r.model, "prompt_name": r.prompt_name, "prompt_version": r.prompt_version,
+            "calls": r.calls, "failed_calls": r.failed, "error_rate": float(r.rate),
+            "avg_duration_ms": None if r.avg is None else float(r.avg),
+            "total_tokens": r.tokens, "total_cost_usd": float(r.cost),
+        }, key
+        assert _close(item["p95_duration_ms"], r.p95), (key, item["p95_duration_ms"], r.p95)
+    return expected
+
+
 def assert_analytics_match(days, now=NOW):
     since = now - timedelta(days=days)
+    assert_by_model_matches(days, now)
     top = _sql("""SELECT user_id, count(*) AS n FROM llm_call_logs WHERE timestamp >= :since
                   GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10""", since=since)
     assert log_analytics.top_users(days=days, now=now) == [

@@ -1,4 +1,4 @@
-"""Rollups of the call log, kept exact by the log table's triggers (migration 0004).
+"""Rollups of the call log, kept exact by the log table's triggers (migrations 0004, 0011).
 
 Each rollup holds sums per bucket (`grain`: a day, and for everyone's sums also an hour), so
 a window is read as whole days, whole hours at its edges and raw rows for the rest
@@ -84,4 +84,46 @@ rollup_global = Table(
     ),
 )
 
-TABLES = (rollup_user, rollup_user_calls, rollup_user_durations, rollup_global)
+
+def _model_key():
+    return [
+        Column("grain", String(4), nullable=False),
+        Column("bucket", DateTime(timezone=True), nullable=False),
+        Column("shard", SmallInteger, nullable=False),
+        Column("model", String(128)),
+        Column("prompt_name", String(64)),
+        Column("prompt_version", Integer),
+    ]
+
+
+_MODEL_KEY = ("grain", "bucket", "shard", "model", "prompt_name", "prompt_version")
+
+# Everyone's calls by model and prompt version, in shards (migration 0011): by-model's sums.
+rollup_model = Table(
+    "llm_log_rollup_model",
+    db.metadata,
+    *_model_key(),
+    Column("calls", BigInteger, nullable=False, server_default="0"),
+    Column("failed_calls", BigInteger, nullable=False, server_default="0"),
+    Column("duration_count", BigInteger, nullable=False, server_default="0"),
+    Column("duration_sum", BigInteger, nullable=False, server_default="0"),
+    Column("total_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("cost_usd", Numeric, nullable=False, server_default="0"),
+    UniqueConstraint(*_MODEL_KEY, name="uq_llm_log_rollup_model_key",
+                     postgresql_nulls_not_distinct=True),
+)
+
+# A histogram of those calls' durations (llm_duration_bucket): by-model's p95.
+rollup_model_durations = Table(
+    "llm_log_rollup_model_durations",
+    db.metadata,
+    *_model_key(),
+    Column("duration_bucket", Integer, nullable=False),
+    Column("calls", BigInteger, nullable=False, server_default="0"),
+    UniqueConstraint(*_MODEL_KEY, "duration_bucket",
+                     name="uq_llm_log_rollup_model_durations_key",
+                     postgresql_nulls_not_distinct=True),
+)
+
+TABLES = (rollup_user, rollup_user_calls, rollup_user_durations, rollup_global, rollup_model,
+          rollup_model_durations)

@@ -53,7 +53,8 @@ ROLLUP_TABLES = tuple(table.name for table in log_rollup.TABLES)
 
 def window_parts(since=None, until=None, grains=("hour", "day")):
     """Split `[since, until)` (None: unbounded) into whole buckets of the grains a rollup keeps
-    (whole hours at the edges of whole days, or whole days alone) and finer parts at the edges.
+    (whole hours at the edges of whole days, or whole days alone) and finer parts at the edges;
+    with no grains, the window is one raw part.
 
     A ragged edge is read the cheaper way: the finer part up to the next whole bucket added,
     or the whole bucket taken and the finer part outside the window subtracted, whichever
@@ -63,6 +64,8 @@ def window_parts(since=None, until=None, grains=("hour", "day")):
     hi = until.astimezone(timezone.utc) if until is not None else None
     if lo is not None and hi is not None and lo >= hi:
         return []
+    if not grains:
+        return [Part("raw", lo, hi)]
     parts = []
     for grain, finer in zip(grains, ("raw", *grains)):
         if lo is not None and hi is not None and _ceil(lo, grain) >= _floor(hi, grain):

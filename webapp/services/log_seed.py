@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 from webapp.extensions import db
+from webapp.llm import prompts
 from webapp.services import log_partitions
 from webapp.services.log_rollups import ROLLUP_TABLES
 
@@ -22,14 +23,18 @@ COLUMNS = (
     "http_status_code", "error_message", "error_type", "request_data", "response_summary",
     "llm_operation_type", "workout_id", "training_plan_id", "user_agent", "ip_address", "job_id",
     "model", "prompt_tokens", "completion_tokens", "total_tokens", "cost_usd", "queue_wait_ms",
-    "attempt",
+    "attempt", "prompt_name", "prompt_version",
 )
-# (endpoint, operation, share of calls, median duration in ms, prompt, completion tokens)
+# (endpoint, operation, share of calls, median duration in ms, prompt, completion tokens,
+#  the template of its prompt: an accept carries the one of the revision it applies)
 OPERATIONS = [
-    ("llm/create-workout", "workout_creation", 0.45, 2400, 900, 700),
-    ("workouts/{workout_id}/revise", "workout_revision", 0.30, 2000, 1400, 650),
-    ("workouts/{workout_id}/revise/accept", "workout_revision_accept", 0.15, 15, 0, 0),
-    ("llm/create-training-principles", "training_principles_creation", 0.10, 3800, 700, 900),
+    ("llm/create-workout", "workout_creation", 0.45, 2400, 900, 700, prompts.WORKOUT),
+    ("workouts/{workout_id}/revise", "workout_revision", 0.30, 2000, 1400, 650,
+     prompts.WORKOUT_REVISION),
+    ("workouts/{workout_id}/revise/accept", "workout_revision_accept", 0.15, 15, 0, 0,
+     prompts.WORKOUT_REVISION),
+    ("llm/create-training-principles", "training_principles_creation", 0.10, 3800, 700, 900,
+     prompts.TRAINING_PRINCIPLES),
 ]
 # (error type, HTTP status, message, share of failures)
 FAILURES = [
@@ -72,7 +77,7 @@ class RowMaker:
         offsets = sorted((rng.random() * span_s for _ in range(count)), reverse=True)
         lines = []
         for user_id, op, offset in zip(users, operations, offsets):
-            endpoint, operation, _, median_ms, prompt, completion = op
+            endpoint, operation, _, median_ms, prompt, completion, template = op
             moment = (newest - timedelta(seconds=offset)).isoformat()
             failed = rng.random() < FAILURE_RATE
             duration = int(rng.lognormvariate(0, 0.5) * median_ms)
@@ -105,6 +110,7 @@ class RowMaker:
                 f"{rng.getrandbits(128):032x}" if is_llm else NULL,
                 self.model if is_llm else NULL, tokens, cost,
                 str(int(rng.expovariate(1 / 40))) if is_llm else NULL, "1" if is_llm else NULL,
+                template.name, str(template.version),
             )))
         return lines
 
