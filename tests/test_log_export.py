@@ -100,7 +100,7 @@ def test_flask_logs_export_writes_the_file_the_route_serves(client, runner, rows
 
 def test_flask_logs_export_takes_the_filters(runner, rows, tmp_path):
     target = tmp_path / "one.csv"
-    result = runner.invoke(args=["logs", "export", "--format", "csv", "--output", str(target),
+    result = runner.invoke(args=["logs", "export", "--format", "csv", "-o", str(target),
                                  "--user-id", rows["user_id"], "--success", "false"])
     assert result.exit_code == 0, result.output
     assert len(target.read_text().splitlines()) == 2

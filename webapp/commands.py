@@ -132,7 +132,7 @@ def check_alerts():
 @logs.command("export")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl",
               show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, writable=True), required=True,
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True,
               help="The file to write.")
 @click.option("--user-id", default=None, help="Only this user's calls.")
 @click.option("--endpoint-name", default=None)
