@@ -9,12 +9,13 @@ is timed too. The scratch database is dropped at the end.
     .venv/bin/python bench/aggregate_reads.py [--rows 1000000] [--runs 30]
 """
 
-import argparse
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 
-from scratch import median, ms, percentile, print_table, scratch_app
+from scratch import (
+    accounts_for_seeded_rows, median, ms, percentile, print_table, scratch_app, seed,
+    seeded_arguments,
+)
 
 SEED_TOP_USERS = """SELECT user_id, COUNT(*) AS call_count FROM llm_call_logs
 WHERE timestamp >= :since GROUP BY user_id ORDER BY call_count DESC, user_id LIMIT 10"""
@@ -44,38 +45,19 @@ def _timed(action, runs):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--users", type=int, default=2000)
-    parser.add_argument("--runs", type=int, default=30)
+    parser = seeded_arguments(__doc__, runs=30, users=True)
     parser.add_argument("--naive-runs", type=int, default=3)
     args = parser.parse_args()
 
     from sqlalchemy import text
 
     from webapp.extensions import db
-    from webapp.models import ApiToken, User
-    from webapp.services import log_analytics, log_queries, log_seed, log_summary
+    from webapp.services import log_analytics, log_queries, log_summary
 
     with scratch_app() as app, app.app_context():
-        started = time.monotonic()
-        log_seed.seed(args.rows, args.users, 90, app.config["LLM_PRICES"], seed=1)
-        print(f"seeded {args.rows:,} rows in {time.monotonic() - started:.0f} s")
-        db.session.execute(text("ANALYZE"))
-        now = datetime.now(timezone.utc)
-        month = now - timedelta(days=30)
-        counts = db.session.execute(text(
-            "SELECT user_id, count(*) AS n FROM llm_call_logs WHERE timestamp >= :s"
-            " GROUP BY 1 ORDER BY 2 DESC"), {"s": month}).all()
-        heavy, typical = counts[0], counts[len(counts) // 2]
-        headers = {}
-        for name, user_id, role in (("heavy", heavy.user_id, "user"),
-                                    ("typical", typical.user_id, "user"),
-                                    ("admin", str(uuid.uuid4()), "admin")):
-            user = User(id=uuid.UUID(user_id), email=f"{name}@bench.example", role=role)
-            db.session.add(user)
-            headers[name] = {"Authorization": f"Bearer {ApiToken.issue(user)}"}
-        db.session.commit()
+        seed(app, args.rows, args.users, seed=1)
+        (heavy, typical), tokens = accounts_for_seeded_rows()
+        headers = {name: {"Authorization": f"Bearer {token}"} for name, token in tokens.items()}
         client = app.test_client()
 
         def get(path, who="admin"):

@@ -8,12 +8,11 @@ plain SQL over the raw rows for each rule's value; the values are compared.
     .venv/bin/python bench/alert_evaluation.py [--rows 1000000] [--runs 5]
 """
 
-import argparse
 import itertools
 import time
 from datetime import datetime, timedelta, timezone
 
-from scratch import median, ms, print_table, scratch_app
+from scratch import median, ms, print_table, scratch_app, seed, seeded_arguments
 
 NAIVE = {
     "calls": "count(*)",
@@ -27,20 +26,16 @@ OPERATIONS = (None, "workout_creation", "workout_revision", "workout_revision_ac
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=5)
+    parser = seeded_arguments(__doc__, runs=5)
     args = parser.parse_args()
 
     from sqlalchemy import text
 
     from webapp.extensions import db
-    from webapp.services import alerts, log_seed
+    from webapp.services import alerts
 
     with scratch_app() as app, app.app_context():
-        started = time.monotonic()
-        log_seed.seed(args.rows, 2000, 90, app.config["LLM_PRICES"], seed=3)
-        print(f"seeded {args.rows:,} rows in {time.monotonic() - started:.0f} s")
+        seed(app, args.rows, seed=3)
         rules = []
         for number, (metric, window, operation) in enumerate(
                 itertools.product(NAIVE, WINDOWS, OPERATIONS)):

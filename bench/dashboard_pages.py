@@ -8,46 +8,24 @@ The scratch database is dropped at the end.
     .venv/bin/python bench/dashboard_pages.py [--rows 1000000] [--runs 20]
 """
 
-import argparse
 import re
 import time
-import uuid
-from datetime import datetime, timedelta, timezone
 
-from scratch import median, ms, percentile, print_table, scratch_app
+from scratch import (
+    accounts_for_seeded_rows, median, ms, percentile, print_table, scratch_app, seed,
+    seeded_arguments,
+)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--users", type=int, default=2000)
-    parser.add_argument("--runs", type=int, default=20)
+    parser = seeded_arguments(__doc__, runs=20, users=True)
     args = parser.parse_args()
 
-    from sqlalchemy import text
-
-    from webapp.extensions import db
-    from webapp.models import ApiToken, User
-    from webapp.services import log_seed
-
     with scratch_app() as app, app.app_context():
-        started = time.monotonic()
-        log_seed.seed(args.rows, args.users, 90, app.config["LLM_PRICES"], seed=1)
-        print(f"seeded {args.rows:,} rows in {time.monotonic() - started:.0f} s")
-        db.session.execute(text("ANALYZE"))
-        month = datetime.now(timezone.utc) - timedelta(days=30)
-        counts = db.session.execute(text(
-            "SELECT user_id, count(*) AS n FROM llm_call_logs WHERE timestamp >= :s"
-            " GROUP BY 1 ORDER BY 2 DESC"), {"s": month}).all()
-        heavy, typical = counts[0], counts[len(counts) // 2]
+        seed(app, args.rows, args.users, seed=1)
+        (heavy, typical), tokens = accounts_for_seeded_rows()
         clients = {}
-        for name, user_id, role in (("heavy", heavy.user_id, "user"),
-                                    ("typical", typical.user_id, "user"),
-                                    ("admin", str(uuid.uuid4()), "admin")):
-            user = User(id=uuid.UUID(user_id), email=f"{name}@bench.example", role=role)
-            db.session.add(user)
-            token = ApiToken.issue(user)
-            db.session.commit()
+        for name, token in tokens.items():
             client = app.test_client()
             form = client.get("/dashboard/").get_data(as_text=True)
             csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)

@@ -8,11 +8,10 @@ with each service answer checked against the plain SQL. The scratch database is 
     .venv/bin/python bench/further_analytics.py [--rows 1000000] [--runs 10]
 """
 
-import argparse
 import time
 from datetime import timedelta
 
-from scratch import median, ms, scratch_app
+from scratch import median, ms, scratch_app, seed, seeded_arguments
 
 PLAIN_TOP = """SELECT id FROM llm_call_logs WHERE "timestamp" >= now() - make_interval(days => :d)
 {user} ORDER BY {column} DESC NULLS LAST, "timestamp" DESC, id DESC LIMIT 10"""
@@ -22,20 +21,16 @@ FROM llm_call_logs WHERE "timestamp" >= :since GROUP BY 1, 2, 3"""
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=10)
+    parser = seeded_arguments(__doc__, runs=10)
     args = parser.parse_args()
 
     from sqlalchemy import text
 
     from webapp.extensions import db
-    from webapp.services import llm_usage, log_analytics, log_seed
+    from webapp.services import llm_usage, log_analytics
 
     with scratch_app() as app, app.app_context():
-        started = time.monotonic()
-        log_seed.seed(args.rows, 2000, 90, app.config["LLM_PRICES"], seed=1)
-        print(f"seeded {args.rows:,} rows in {time.monotonic() - started:.0f} s")
+        seed(app, args.rows, seed=1)
         heavy = db.session.execute(text(
             "SELECT user_id FROM llm_call_logs GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")).scalar()
         workout = db.session.execute(text(

@@ -1,9 +1,11 @@
 """A scratch database for a benchmark: made on the server of DATABASE_URL, built by the app's
-migrations, dropped at the end; and the figures' table printing the benchmarks share."""
+migrations, dropped at the end; seeding it; and the figures' table printing the benchmarks share."""
 
+import argparse
 import os
 import statistics
 import sys
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,6 +54,52 @@ def scratch_app(**settings):
             db.engine.dispose()
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def seeded_arguments(doc, runs, users=False):
+    """The options of a benchmark on seeded rows: --rows, --runs (and --users); the parser, for
+    more."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    if users:
+        parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=runs)
+    return parser
+
+
+def seed(app, rows, users=2000, seed=1):
+    """Fill the scratch database with `flask logs seed`'s rows over 90 days; say how long it took."""
+    from webapp.services import log_seed
+
+    started = time.monotonic()
+    log_seed.seed(rows, users, 90, app.config["LLM_PRICES"], seed=seed)
+    print(f"seeded {rows:,} rows in {time.monotonic() - started:.0f} s")
+
+
+def accounts_for_seeded_rows():
+    """Accounts for the seeded rows' heaviest user of the last 30 days, a typical (median) one
+    and an admin: ((user_id, n) of heavy and typical, {"heavy"|"typical"|"admin": API token})."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import text
+
+    from webapp.extensions import db
+    from webapp.models import ApiToken, User
+
+    db.session.execute(text("ANALYZE"))
+    counts = db.session.execute(text(
+        "SELECT user_id, count(*) AS n FROM llm_call_logs WHERE timestamp >= :s"
+        " GROUP BY 1 ORDER BY 2 DESC"), {"s": datetime.now(timezone.utc) - timedelta(days=30)}).all()
+    heavy, typical = counts[0], counts[len(counts) // 2]
+    tokens = {}
+    for name, user_id, role in (("heavy", heavy.user_id, "user"),
+                                ("typical", typical.user_id, "user"),
+                                ("admin", str(uuid.uuid4()), "admin")):
+        user = User(id=uuid.UUID(user_id), email=f"{name}@bench.example", role=role)
+        db.session.add(user)
+        tokens[name] = ApiToken.issue(user)
+    db.session.commit()
+    return (heavy, typical), tokens
 
 
 def percentile(values, fraction):
