@@ -141,10 +141,12 @@ class Config:
     DB_CONNECT_TIMEOUT_S = int(os.environ.get("DB_CONNECT_TIMEOUT_S", "2"))
     DB_TCP_USER_TIMEOUT_MS = int(os.environ.get("DB_TCP_USER_TIMEOUT_MS", "2000"))
     DB_STATEMENT_TIMEOUT_MS = int(os.environ.get("DB_STATEMENT_TIMEOUT_MS", "30000"))
-    # The last resort for a transaction whose client is gone: no session of the service waits
-    # that long between statements (none is held while the LLM answers).
+    # The last resort for a transaction whose client hangs, alive but silent (its row locks
+    # would keep a job from ever being run again): no session of the service waits that long
+    # between statements (none is held while the LLM answers; an export to a client that
+    # reads nothing for that long is cut).
     DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = int(
-        os.environ.get("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", "60000"))
+        os.environ.get("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", "600000"))
     # Every connection speaks UTC, so timestamps come back with offset +00:00.
     SQLALCHEMY_ENGINE_OPTIONS = {
         "pool_pre_ping": True,

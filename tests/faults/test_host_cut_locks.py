@@ -31,7 +31,7 @@ with engine.connect() as conn:
     print("locked", flush=True)
     time.sleep(600)
 """
-RELEASED_WITHIN_S = 40  # well before DB_IDLE_IN_TRANSACTION_TIMEOUT_MS (60 s), the last resort
+RELEASED_WITHIN_S = 40  # long before DB_IDLE_IN_TRANSACTION_TIMEOUT_MS (10 min), the last resort
 
 
 @pytest.fixture(scope="module")
