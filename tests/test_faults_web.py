@@ -19,7 +19,7 @@ import pytest
 
 from scripts.services import ROOT
 from tests.fault_servers import Blackhole, OwnPostgres, OwnRedis, IsolatedHost
-from tests.web_server import running_gunicorn
+from tests.web_server import running_gunicorn, stop
 
 # SPEC 11's bounds, in seconds.
 DOWN_ANSWER_S = 5
@@ -145,6 +145,16 @@ def _ready(port):
     return status, body["checks"]
 
 
+def _wait_for_recovery(port, token, within_s):
+    """Wait until GET /me answers 200 again, at most `within_s` seconds; return when the
+    wait began (time.monotonic)."""
+    back_at = time.monotonic()
+    while _call(port, "GET", "/me", token)[0] != 200:
+        assert time.monotonic() - back_at < within_s, "no recovery"
+        time.sleep(0.2)
+    return back_at
+
+
 def test_postgresql_stopped_every_route_503_then_recovers(own_services):
     postgres, redis_server, env, tokens = own_services
     routes = _pg_routes(tokens)
@@ -165,10 +175,7 @@ def test_postgresql_stopped_every_route_503_then_recovers(own_services):
             assert log.count("PostgreSQL unavailable") >= len(down) // 2
         finally:
             postgres.start()
-        back_at = time.monotonic()
-        while _call(served.port, "GET", "/me", tokens["user"])[0] != 200:
-            assert time.monotonic() - back_at < 15, "no recovery"
-            time.sleep(0.2)
+        back_at = _wait_for_recovery(served.port, tokens["user"], within_s=15)
         recovered = _load(served.port, routes, seconds=1, threads=2)
         _figures(f"PostgreSQL back, recovered in {time.monotonic() - back_at:.1f} s", recovered)
         assert all(isinstance(status, int) and status < 500 for _, _, status, *_ in recovered)
@@ -218,10 +225,7 @@ def test_postgresql_cut_off_with_connections_open_503_within_5_s_then_recovers(o
                 assert "Traceback" not in served.log_text()
             finally:
                 host.mend()
-            back_at = time.monotonic()
-            while _call(served.port, "GET", "/me", tokens["user"])[0] != 200:
-                assert time.monotonic() - back_at < 30, "no recovery"
-                time.sleep(0.2)
+            back_at = _wait_for_recovery(served.port, tokens["user"], within_s=30)
             print(f"[PostgreSQL reachable again] recovered in {time.monotonic() - back_at:.1f} s")
     finally:
         if postgres is not None:
@@ -283,12 +287,7 @@ def test_redis_stopped_at_submit_202_and_the_job_runs_once_redis_is_back(own_ser
             print(f"[Redis back] all {len(answers)} jobs succeeded "
                   f"{time.monotonic() - started:.1f} s after a worker started")
         finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+            stop(worker, timeout=20)
 
 
 def test_redis_unreachable_at_submit_202_within_5_s(own_services):

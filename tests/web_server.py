@@ -57,13 +57,18 @@ def running_gunicorn(env, *args, ready_path="/healthz", timeout=30):
                 time.sleep(0.2)
         yield Served(url, port, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=15)
         log.close()
+
+
+def stop(process, timeout):
+    """SIGTERM the process, and SIGKILL it if it has not exited within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def raw_request(port, data, timeout=10):
