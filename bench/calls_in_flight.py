@@ -10,6 +10,8 @@ once, and the jobs' timestamps in the database give the throughput over the stea
 
     .venv/bin/python bench/calls_in_flight.py            # 1200 jobs
     .venv/bin/python bench/calls_in_flight.py --small    # 400 jobs
+    .venv/bin/python bench/calls_in_flight.py --pool gevent  # the same with -P gevent
+                                                          # (pip install gevent first)
 
 The ideal for a worker that keeps C calls in flight on an LLM that takes D seconds is C / D
 jobs/s; the last line gives the measured throughput as a fraction of max-in-flight / D. It
@@ -64,18 +66,21 @@ def main(argv=None):
     parser.add_argument("--submitters", type=int, default=4,
                         help="threads of this process that submit the jobs")
     parser.add_argument("--warmup", type=int, default=20, help="jobs run first, not measured")
+    parser.add_argument("--pool", help="another Celery pool to compare with (-P), e.g. gevent")
     args = parser.parse_args(argv)
     count = args.jobs or (400 if args.small else 1200)
     delay = args.llm_delay
 
     background = machine_busy()
     with scratch_stack(llm_delay_s=delay) as stack, \
-            running_worker(stack, "tasks", concurrency=args.concurrency) as worker, \
+            running_worker(stack, "tasks", concurrency=args.concurrency,
+                           pool=args.pool) as worker, \
             stack.connect() as conn:
         headers = make_user(stack.app)
         setting = (f"WORKER_CONCURRENCY={args.concurrency}" if args.concurrency
                    else "WORKER_CONCURRENCY not set")
-        print(f"worker pid {worker.process.pid}, {setting}: threads pool of {worker.pool_size}; "
+        print(f"worker pid {worker.process.pid}, {setting}: {args.pool or 'threads'} pool of "
+              f"{worker.pool_size}; "
               f"{count} jobs after a warm-up of {args.warmup}; {args.submitters} submitter "
               f"threads; LLM answers after {delay:g} s; machine {100 * background:.0f}% busy "
               f"before the run")

@@ -200,13 +200,15 @@ class Worker:
 
 
 @contextlib.contextmanager
-def running_worker(stack, app_spec="tasks", concurrency=None, ready_timeout=60):
-    """Start `python -m celery -A <app_spec> worker ...` for this run and wait until it
-    answers; yield it with the pool size it reports; kill its process group at the end."""
+def running_worker(stack, app_spec="tasks", concurrency=None, ready_timeout=60, pool=None):
+    """Start `python -m celery -A <app_spec> worker ...` for this run (with `-P pool` if one is
+    named) and wait until it answers; yield it with the pool size it reports; kill its process
+    group at the end."""
     stderr = tempfile.NamedTemporaryFile("w", prefix="bench-worker-", suffix=".log", delete=False)
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", app_spec, "worker",
-         "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
+         "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
+         *(["-P", pool] if pool else [])],
         cwd=ROOT, env=stack.worker_env(concurrency), start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=stderr,
     )
