@@ -41,6 +41,8 @@ def _bucket_floors():
 
 
 BUCKET_FLOORS = _bucket_floors()
+# Bound as an array literal: psycopg takes 0.7 ms to send a list of 1,118 numbers as an array.
+_BUCKET_FLOORS_LITERAL = "{" + ",".join(str(floor) for floor in BUCKET_FLOORS) + "}"
 
 
 def duration_bucket_sql(column):
@@ -152,7 +154,7 @@ class WindowQuery:
         """Run the finished statement with every part's parameters."""
         params = self.params
         if ":bucket_floors" in sql:
-            params = {**params, "bucket_floors": BUCKET_FLOORS}
+            params = {**params, "bucket_floors": _BUCKET_FLOORS_LITERAL}
         return db.session.execute(text(sql), params)
 
 
