@@ -1,10 +1,10 @@
 """P4: the aggregate reads at size, through HTTP, against the naive SQL on the same rows.
 
-Seeds --rows rows with `flask logs seed`'s generator (a few heavy users, a long tail, 90 days unless --days),
-then times, through the app's HTTP routes, the three seed analytics, a heavy and a typical
-user's 30-day my-summary, the admin listing's first page with its total and a 20-page cursor
-walk; each analytics and summary answer is compared with the naive SQL over the table, which
-is timed too. The scratch database is dropped at the end.
+Seeds --rows rows with `flask logs seed`'s generator (a few heavy users, a long tail, 90 days
+unless --days), then times, through the app's HTTP routes, the three seed analytics, a heavy
+and a typical user's 30-day my-summary, the admin listing's first page with its total and a
+20-page cursor walk; each analytics and summary answer is compared with the naive SQL over the
+table, which is timed too. The scratch database is dropped at the end.
 
     .venv/bin/python bench/aggregate_reads.py [--rows 1000000] [--days 90] [--runs 30]
 
