@@ -68,6 +68,7 @@ def user_summary(user_id, days, now=None):
                     WHEN grouping(llm_operation_type) = 0 THEN 'operation'
                     WHEN grouping(error_type) = 0 THEN 'error'
                     WHEN grouping(day) = 0 THEN 'day' ELSE 'total' END AS kind,
+               -- the key a set groups by; a set's other keys are NULL
                coalesce(endpoint_name, llm_operation_type, error_type) AS name, day,
                NULL::integer AS duration_bucket, sum(calls)::bigint AS calls,
                coalesce(sum(calls) FILTER (WHERE NOT success), 0)::bigint AS failed,
@@ -88,7 +89,7 @@ def user_summary(user_id, days, now=None):
 
 
 def _summary(rows, since, now):
-    totals = None
+    totals = None  # the grand total's row, there even over no calls (its sums then NULL)
     endpoints, operations, errors, by_day, histogram = {}, {}, {}, {}, []
     for row in rows:
         if row.kind == "total":
@@ -103,24 +104,23 @@ def _summary(rows, since, now):
             by_day[row.day.date()] = (row.calls, row.failed)
         else:
             histogram.append((row.duration_bucket, row.calls))
-    total = (totals.calls if totals else None) or 0
-    successful = total - ((totals.failed if totals else None) or 0)
+    total = totals.calls or 0
+    successful = total - totals.failed
     p50, p95 = percentiles(histogram, (0.5, 0.95))
     return {
         "total_calls": total,
         "successful_calls": successful,
         "failed_calls": total - successful,
         "success_rate": _number(percent(successful, total)) or 0.0,
-        "average_duration_ms": _number(mean(totals.duration_sum, totals.duration_count)
-                                       if totals else None),
+        "average_duration_ms": _number(mean(totals.duration_sum, totals.duration_count)),
         "most_used_endpoints": _most_first(endpoints, limit=TOP_ENDPOINTS),
         "operation_types": _most_first(operations),
         "error_types": _most_first(errors),
         "date_range": f"{since.date().isoformat()} to {now.date().isoformat()}",
         "p50_duration_ms": p50,
         "p95_duration_ms": p95,
-        "total_tokens": int((totals.total_tokens if totals else None) or 0),
-        "total_cost_usd": float((totals.cost_usd if totals else None) or 0),
+        "total_tokens": totals.total_tokens or 0,
+        "total_cost_usd": float(totals.cost_usd or 0),
         "daily": _daily(by_day, since.date(), now.date()),
     }
 
