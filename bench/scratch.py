@@ -67,12 +67,13 @@ def seeded_arguments(doc, runs, users=False):
     return parser
 
 
-def seed(app, rows, users=2000, seed=1):
-    """Fill the scratch database with `flask logs seed`'s rows over 90 days; say how long it took."""
+def seed(app, rows, users=2000, days=90, seed=1):
+    """Fill the scratch database with `flask logs seed`'s rows over `days` days; say how long
+    it took."""
     from webapp.services import log_seed
 
     started = time.monotonic()
-    log_seed.seed(rows, users, 90, app.config["LLM_PRICES"], seed=seed)
+    log_seed.seed(rows, users, days, app.config["LLM_PRICES"], seed=seed)
     print(f"seeded {rows:,} rows in {time.monotonic() - started:.0f} s")
 
 

@@ -273,6 +273,19 @@ def test_a_ragged_edge_reads_at_most_half_a_bucket_of_finer_rows():
     ]
 
 
+def test_the_raw_rows_duration_buckets_are_the_rollups_buckets(app_ctx):
+    """The reads bucket raw rows by a search in a table of bucket floors; a raw row outside
+    the window is subtracted from its rollup bucket, so both must be the same bucket."""
+    floors = log_rollups.BUCKET_FLOORS
+    durations = sorted({*range(-3, 5000), *floors, *(floor - 1 for floor in floors), 2**31 - 1})
+    [[differ, checked]] = _sql(f"""
+        SELECT count(*) FILTER (WHERE {log_rollups.duration_bucket_sql("d")}
+                                      IS DISTINCT FROM llm_duration_bucket(d)), count(*)
+        FROM unnest(CAST(:durations AS integer[])) AS d
+    """, durations=durations, bucket_floors=floors)
+    assert (differ, checked) == (0, len(durations))
+
+
 def test_aggregates_equal_sql_over_rows_the_service_never_saw(rows):
     assert_all_match()
 

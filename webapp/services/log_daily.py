@@ -7,14 +7,16 @@ histogram, so for everyone a day has its average duration.
 
 from datetime import timedelta
 
-from webapp.services.log_rollups import USER_GRAINS, WindowQuery, mean, percentiles, utc_now
+from webapp.services.log_rollups import (
+    USER_GRAINS, WindowQuery, duration_bucket_sql, mean, percentiles, utc_now,
+)
 
 _USER_DURATIONS = """
 SELECT date_trunc('day', bucket, 'UTC') AS day, duration_bucket, calls
 FROM llm_log_rollup_user_durations WHERE user_id = :user_id AND {where}
 """
 _RAW_USER_DURATIONS = """
-SELECT date_trunc('day', "timestamp", 'UTC'), llm_duration_bucket(duration_ms), 1
+SELECT date_trunc('day', "timestamp", 'UTC'), """ + duration_bucket_sql("duration_ms") + """, 1
 FROM llm_call_logs WHERE user_id = :user_id AND duration_ms IS NOT NULL AND {where}
 """
 _GLOBAL_DURATIONS = """

@@ -7,7 +7,7 @@ percentiles add up every user's duration histograms, the ones my-summary reads o
 from datetime import timedelta
 
 from webapp.services.log_rollups import (
-    USER_GRAINS, WindowQuery, mean, percent, percentiles, utc_now,
+    USER_GRAINS, WindowQuery, duration_bucket_sql, mean, percent, percentiles, utc_now,
 )
 
 _GLOBAL = """
@@ -23,7 +23,7 @@ FROM llm_call_logs WHERE {where}
 
 _DURATIONS = "SELECT duration_bucket, calls FROM llm_log_rollup_user_durations WHERE {where}"
 _RAW_DURATIONS = """
-SELECT llm_duration_bucket(duration_ms), 1 FROM llm_call_logs
+SELECT """ + duration_bucket_sql("duration_ms") + """, 1 FROM llm_call_logs
 WHERE duration_ms IS NOT NULL AND {where}
 """
 

@@ -25,6 +25,33 @@ _STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 _EXACT_BELOW_MS = 128
 _BUCKET_RATIO = 1.015
 CENT = Decimal("0.01")
+_MAX_DURATION_MS = 2**31 - 1  # duration_ms is an integer column
+
+
+def _bucket_floors():
+    """The first whole millisecond of each llm_duration_bucket from 128 ms on: 128 × 1.015^k
+    rounded up, computed exactly (1.015 = 203/200)."""
+    floors, k = [], 0
+    while True:
+        floor_ms = -(-_EXACT_BELOW_MS * 203**k // 200**k)
+        if floor_ms > _MAX_DURATION_MS:
+            return floors
+        floors.append(floor_ms)
+        k += 1
+
+
+BUCKET_FLOORS = _bucket_floors()
+# Bound as an array literal: psycopg takes 0.7 ms to send a list of 1,118 numbers as an array.
+_BUCKET_FLOORS_LITERAL = "{" + ",".join(str(floor) for floor in BUCKET_FLOORS) + "}"
+
+
+def duration_bucket_sql(column):
+    """SQL equal to llm_duration_bucket(column) for integer durations, found by binary search
+    in BUCKET_FLOORS (bound as :bucket_floors) instead of a numeric ln() per row, which costs
+    about 4 µs a row: most of the time of reading a heavy user's raw edge."""
+    floors = "CAST(:bucket_floors AS integer[])"
+    return (f"CASE WHEN {column} < {_EXACT_BELOW_MS} THEN {column}"
+            f" ELSE {_EXACT_BELOW_MS - 1} + width_bucket({column}, {floors}) END")
 
 
 @dataclass(frozen=True)
@@ -101,9 +128,13 @@ class WindowQuery:
     def branches(self, rollup_sql, raw_sql):
         """`rollup_sql` and `raw_sql` are SELECTs with a `{where}` slot for the part's bounds;
         rollup branches get `grain = ... AND bucket ...`, raw ones `"timestamp" ...`. Each
-        branch's rows come with the part's sign first, for the outer sums to multiply by."""
+        branch's rows come with the part's sign first, for the outer sums to multiply by.
+        Either None: that kind of branch is left out (a statement that reads the raw rows
+        once, for more than one rollup, makes them in a call of their own)."""
         selects = []
         for number, part in enumerate(self.parts):
+            if (raw_sql if part.source == "raw" else rollup_sql) is None:
+                continue
             column = '"timestamp"' if part.source == "raw" else "bucket"
             bounds = []
             if part.source != "raw":
@@ -118,12 +149,16 @@ class WindowQuery:
             branch = (raw_sql if part.source == "raw" else rollup_sql).format(where=where)
             selects.append(f"SELECT {part.sign}, part.* FROM ({branch}) AS part")
         if not selects:
-            selects.append(f"SELECT 1, part.* FROM ({raw_sql.format(where='FALSE')}) AS part")
+            empty = raw_sql if raw_sql is not None else rollup_sql
+            selects.append(f"SELECT 1, part.* FROM ({empty.format(where='FALSE')}) AS part")
         return "\nUNION ALL\n".join(selects)
 
     def execute(self, sql):
         """Run the finished statement with every part's parameters."""
-        return db.session.execute(text(sql), self.params)
+        params = self.params
+        if ":bucket_floors" in sql:
+            params = {**params, "bucket_floors": _BUCKET_FLOORS_LITERAL}
+        return db.session.execute(text(sql), params)
 
 
 def filter_sql(conditions, params):

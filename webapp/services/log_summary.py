@@ -7,7 +7,7 @@ day, endpoint, operation, error type and outcome, and the histogram of durations
 from datetime import timedelta
 
 from webapp.services.log_rollups import (
-    USER_GRAINS, WindowQuery, mean, percent, percentiles, utc_now,
+    USER_GRAINS, WindowQuery, duration_bucket_sql, mean, percent, percentiles, utc_now,
 )
 
 TOP_ENDPOINTS = 10
@@ -18,21 +18,24 @@ SELECT 'sums' AS kind, date_trunc('day', bucket, 'UTC') AS day, endpoint_name,
        calls, duration_count, duration_sum, total_tokens, cost_usd
 FROM llm_log_rollup_user WHERE user_id = :user_id AND {where}
 """
+# A raw part's rows are read once for both: their sums and their durations' histogram.
 _RAW_GROUPS = """
-SELECT 'sums', date_trunc('day', "timestamp", 'UTC'), endpoint_name, llm_operation_type,
-       error_type, success, NULL::integer, 1, (duration_ms IS NOT NULL)::integer,
-       coalesce(duration_ms, 0), coalesce(total_tokens, 0), coalesce(cost_usd, 0)
-FROM llm_call_logs WHERE user_id = :user_id AND {where}
+SELECT CASE WHEN grouping(duration_bucket) = 0 THEN 'durations' ELSE 'sums' END, day,
+       endpoint_name, llm_operation_type, error_type, success, duration_bucket,
+       count(*), count(duration_ms), coalesce(sum(duration_ms), 0),
+       coalesce(sum(total_tokens), 0), coalesce(sum(cost_usd), 0)
+FROM (SELECT date_trunc('day', "timestamp", 'UTC') AS day, endpoint_name, llm_operation_type,
+             error_type, success, duration_ms, total_tokens, cost_usd,
+             """ + duration_bucket_sql("duration_ms") + """ AS duration_bucket
+      FROM llm_call_logs WHERE user_id = :user_id AND {where}) AS edge
+GROUP BY GROUPING SETS ((day, endpoint_name, llm_operation_type, error_type, success),
+                        (duration_bucket))
+HAVING grouping(duration_bucket) = 1 OR duration_bucket IS NOT NULL
 """
 _DURATIONS = """
 SELECT 'durations', NULL::timestamptz, NULL, NULL, NULL, NULL::boolean, duration_bucket,
        calls, 0, 0, 0, 0
 FROM llm_log_rollup_user_durations WHERE user_id = :user_id AND {where}
-"""
-_RAW_DURATIONS = """
-SELECT 'durations', NULL::timestamptz, NULL, NULL, NULL, NULL::boolean,
-       llm_duration_bucket(duration_ms), 1, 0, 0, 0, 0
-FROM llm_call_logs WHERE user_id = :user_id AND duration_ms IS NOT NULL AND {where}
 """
 
 
@@ -41,60 +44,83 @@ def user_summary(user_id, days, now=None):
     now = now or utc_now()
     since = now - timedelta(days=days)
     window = WindowQuery(since, params={"user_id": user_id}, grains=USER_GRAINS)
-    sums = window.branches(_GROUPS, _RAW_GROUPS)
-    durations = window.branches(_DURATIONS, _RAW_DURATIONS)
+    edge = window.branches(None, _RAW_GROUPS)
+    sums = window.branches(_GROUPS, None)
+    durations = window.branches(_DURATIONS, None)
+    # The sums per key are added up to the figures in SQL (grouping sets), and the histogram
+    # per bucket, so a few hundred small rows come back however many calls the user made.
     rows = window.execute(f"""
-        SELECT kind, day, endpoint_name, llm_operation_type, error_type, success, duration_bucket,
-               sum(sign * calls)::bigint AS calls,
-               sum(sign * duration_count)::bigint AS duration_count,
-               sum(sign * duration_sum) AS duration_sum,
-               sum(sign * total_tokens)::bigint AS total_tokens, sum(sign * cost_usd) AS cost_usd
-        FROM ({sums} UNION ALL {durations}) AS parts(sign, kind, day, endpoint_name,
-             llm_operation_type, error_type, success, duration_bucket, calls, duration_count,
-             duration_sum, total_tokens, cost_usd)
-        GROUP BY kind, day, endpoint_name, llm_operation_type, error_type, success, duration_bucket
-        HAVING sum(sign * calls) <> 0
+        WITH edge(sign, kind, day, endpoint_name, llm_operation_type, error_type, success,
+                  duration_bucket, calls, duration_count, duration_sum, total_tokens,
+                  cost_usd) AS ({edge}),
+        groups AS (
+            SELECT day, endpoint_name, llm_operation_type, error_type, success,
+                   sum(sign * calls) AS calls, sum(sign * duration_count) AS duration_count,
+                   sum(sign * duration_sum) AS duration_sum,
+                   sum(sign * total_tokens) AS total_tokens, sum(sign * cost_usd) AS cost_usd
+            FROM ({sums} UNION ALL SELECT * FROM edge WHERE kind = 'sums')
+                 AS parts(sign, kind, day, endpoint_name, llm_operation_type, error_type,
+                          success, duration_bucket, calls, duration_count, duration_sum,
+                          total_tokens, cost_usd)
+            GROUP BY day, endpoint_name, llm_operation_type, error_type, success
+        )
+        SELECT CASE WHEN grouping(endpoint_name) = 0 THEN 'endpoint'
+                    WHEN grouping(llm_operation_type) = 0 THEN 'operation'
+                    WHEN grouping(error_type) = 0 THEN 'error'
+                    WHEN grouping(day) = 0 THEN 'day' ELSE 'total' END AS kind,
+               -- the key a set groups by; a set's other keys are NULL
+               coalesce(endpoint_name, llm_operation_type, error_type) AS name, day,
+               NULL::integer AS duration_bucket, sum(calls)::bigint AS calls,
+               coalesce(sum(calls) FILTER (WHERE NOT success), 0)::bigint AS failed,
+               sum(duration_count)::bigint AS duration_count, sum(duration_sum) AS duration_sum,
+               sum(total_tokens)::bigint AS total_tokens, sum(cost_usd) AS cost_usd
+        FROM groups
+        GROUP BY GROUPING SETS ((), (endpoint_name), (llm_operation_type), (error_type), (day))
+        UNION ALL
+        SELECT 'durations', NULL, NULL, duration_bucket, sum(sign * calls)::bigint, 0, 0, 0, 0, 0
+        FROM ({durations} UNION ALL SELECT * FROM edge WHERE kind = 'durations')
+             AS parts(sign, kind, day, endpoint_name, llm_operation_type, error_type, success,
+                      duration_bucket, calls, duration_count, duration_sum, total_tokens,
+                      cost_usd)
+        GROUP BY duration_bucket HAVING sum(sign * calls) <> 0
         ORDER BY kind, duration_bucket
     """).all()
-    return _summary([r for r in rows if r.kind == "sums"],
-                    [(r.duration_bucket, r.calls) for r in rows if r.kind == "durations"],
-                    since, now)
+    return _summary(rows, since, now)
 
 
-def _summary(groups, histogram, since, now):
-    total = successful = duration_count = duration_sum = tokens = 0
-    cost = 0
-    endpoints, operations, errors, by_day = {}, {}, {}, {}
-    for group in groups:
-        total += group.calls
-        if group.success:
-            successful += group.calls
-        duration_count += group.duration_count
-        duration_sum += group.duration_sum
-        tokens += group.total_tokens
-        cost += group.cost_usd
-        _add(endpoints, group.endpoint_name, group.calls)
-        _add(operations, group.llm_operation_type, group.calls)
-        if not group.success:
-            _add(errors, group.error_type, group.calls)
-        day = group.day.date()
-        calls, failed = by_day.get(day, (0, 0))
-        by_day[day] = (calls + group.calls, failed + (0 if group.success else group.calls))
+def _summary(rows, since, now):
+    totals = None  # the grand total's row, there even over no calls (its sums then NULL)
+    endpoints, operations, errors, by_day, histogram = {}, {}, {}, {}, []
+    for row in rows:
+        if row.kind == "total":
+            totals = row
+        elif row.kind == "endpoint":
+            _add(endpoints, row.name, row.calls)
+        elif row.kind == "operation":
+            _add(operations, row.name, row.calls)
+        elif row.kind == "error":
+            _add(errors, row.name, row.failed)
+        elif row.kind == "day":
+            by_day[row.day.date()] = (row.calls, row.failed)
+        else:
+            histogram.append((row.duration_bucket, row.calls))
+    total = totals.calls or 0
+    successful = total - totals.failed
     p50, p95 = percentiles(histogram, (0.5, 0.95))
     return {
         "total_calls": total,
         "successful_calls": successful,
         "failed_calls": total - successful,
         "success_rate": _number(percent(successful, total)) or 0.0,
-        "average_duration_ms": _number(mean(duration_sum, duration_count)),
+        "average_duration_ms": _number(mean(totals.duration_sum, totals.duration_count)),
         "most_used_endpoints": _most_first(endpoints, limit=TOP_ENDPOINTS),
         "operation_types": _most_first(operations),
         "error_types": _most_first(errors),
         "date_range": f"{since.date().isoformat()} to {now.date().isoformat()}",
         "p50_duration_ms": p50,
         "p95_duration_ms": p95,
-        "total_tokens": int(tokens),
-        "total_cost_usd": float(cost),
+        "total_tokens": totals.total_tokens or 0,
+        "total_cost_usd": float(totals.cost_usd or 0),
         "daily": _daily(by_day, since.date(), now.date()),
     }
 
