@@ -12,7 +12,9 @@ from sqlalchemy import select, text
 
 from webapp.extensions import db
 from webapp.models import LlmCallLog
-from webapp.services.log_rollups import WindowQuery, percent, percentiles, utc_now
+from webapp.services.log_rollups import (
+    WindowQuery, duration_bucket_sql, percent, percentiles, utc_now,
+)
 
 _TOP_USERS = """
 SELECT user_id, sum(sign * calls) AS call_count
@@ -151,7 +153,7 @@ SELECT 'durations', {_MODEL_KEY}, duration_bucket, calls, 0, 0, 0, 0, 0
 FROM llm_log_rollup_model_durations WHERE {{where}}
 """
 _RAW_MODEL_DURATIONS = f"""
-SELECT 'durations', {_MODEL_KEY}, llm_duration_bucket(duration_ms), 1, 0, 0, 0, 0, 0
+SELECT 'durations', {_MODEL_KEY}, {duration_bucket_sql("duration_ms")}, 1, 0, 0, 0, 0, 0
 FROM llm_call_logs WHERE duration_ms IS NOT NULL AND {{where}} {{user}}
 """
 _BY_MODEL = f"""
