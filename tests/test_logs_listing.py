@@ -5,8 +5,10 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
 
 from tests.log_factories import LlmCallLogFactory, ago
+from webapp.extensions import db
 from webapp.models.llm_call_log import LlmCallLog
 
 LOG_KEYS = [
@@ -197,9 +199,7 @@ def test_the_admin_listing_pages_by_offset(client, auth, app_ctx):
     assert (beyond["items"], beyond["total"], beyond["next_cursor"]) == ([], 5, None)
 
 
-def test_the_admin_listing_pages_by_cursor_with_the_first_pages_total_and_running_offset(
-    client, auth, app_ctx
-):
+def test_the_admin_listing_pages_by_cursor_with_a_running_offset(client, auth, app_ctx):
     _, admin = auth.admin()
     ids = [LlmCallLogFactory(timestamp=ago(minutes=i)).id for i in range(5)]
     first = client.get("/llm-logs/?limit=2", headers=admin).get_json()
@@ -214,6 +214,22 @@ def test_the_admin_listing_pages_by_cursor_with_the_first_pages_total_and_runnin
         (5, 0), (5, 2), (5, 4)
     ]
     assert third["next_cursor"] is None
+
+
+def test_a_cursor_pages_total_counts_the_rows_the_table_holds_now(client, auth, app_ctx):
+    # SPEC 8: the admin listing's total equals plain SQL over the rows at that moment.
+    _, admin = auth.admin()
+    logs = [LlmCallLogFactory(timestamp=ago(minutes=i)) for i in range(5)]
+    first = client.get("/llm-logs/?limit=2", headers=admin).get_json()
+    # From outside, between the two pages: two rows more, one less.
+    LlmCallLogFactory(timestamp=ago(minutes=1))
+    LlmCallLogFactory(timestamp=ago(days=40))
+    db.session.execute(text("DELETE FROM llm_call_logs WHERE id = :id"), {"id": logs[4].id})
+    db.session.commit()
+    second = client.get("/llm-logs/", headers=admin,
+                        query_string={"limit": 2, "cursor": first["next_cursor"]}).get_json()
+    counted = db.session.scalar(text("SELECT count(*) FROM llm_call_logs"))
+    assert (first["total"], second["total"], counted) == (5, 6, 6)
 
 
 def test_an_offset_page_also_gives_a_cursor_to_continue_from(client, auth, app_ctx):

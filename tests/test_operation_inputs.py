@@ -65,6 +65,8 @@ def test_invalid_bodies_are_400_naming_the_field(app, client, auth, path, body, 
         ("prompt=legs", "application/x-www-form-urlencoded", 415),
         ('{"prompt": "legs"}', "text/plain", 415),
         ('{"prompt": "legs"}', None, 415),
+        ('{"prompt": "legs"}', "application/vnd.api+json", 415),
+        ('{"prompt": "legs"}', "application/merge-patch+json", 415),
     ],
 )
 def test_bodies_that_are_not_a_json_object_are_refused(app, client, auth, data, content_type,

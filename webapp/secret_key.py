@@ -17,13 +17,20 @@ def ensure_secret_key(app):
         return
     path = os.path.join(app.instance_path, "secret_key")
     os.makedirs(app.instance_path, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as key_file:
-            key_file.write(secrets.token_hex(32))
-        log.warning("SECRET_KEY is not set: made one in %s", path)
+    if not os.path.exists(path):
+        # Written whole under a name of this process's own, then linked into place: web
+        # workers starting together never read a file that exists but is still empty.
+        draft = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as key_file:
+                key_file.write(secrets.token_hex(32))
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        else:
+            log.warning("SECRET_KEY is not set: made one in %s", path)
+        finally:
+            os.unlink(draft)
     with open(path) as key_file:
         app.config["SECRET_KEY"] = key_file.read().strip()

@@ -297,8 +297,7 @@ class AllLogsPageOut(Schema):
     items = fields.List(fields.Nested(LlmCallLogItemOut), required=True)
     total = fields.Integer(
         required=True,
-        metadata={"description": "How many calls match the filters (on cursor pages: counted "
-                  "when the first page was read)."},
+        metadata={"description": "How many calls match the filters now (on every page)."},
     )
     limit = fields.Integer(required=True)
     offset = fields.Integer(

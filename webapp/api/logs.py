@@ -64,7 +64,7 @@ def all_logs(query):
     """Every user's logs, newest first (admins).
 
     Page with `offset`, or for deep pages with `cursor` (a page's `next_cursor`): a cursor page
-    costs what the first page costs, and repeats the total counted for the first page.
+    costs what the first page costs. Every page's `total` counts the matching calls now.
     """
     limit, offset, cursor = query.pop("limit"), query.pop("offset"), query.pop("cursor", None)
     try:

@@ -23,7 +23,9 @@ def check_json_body(optional=False):
         if optional:
             return
         raise ValidationFailed({"body": "The body is empty; send a JSON object."})
-    if not request.is_json:
+    # SPEC 9: a Content-Type other than application/json is 415 (Werkzeug's is_json would also
+    # take application/*+json types; parameters such as charset are fine).
+    if request.mimetype != "application/json":
         raise ApiError(415)
     if raw.startswith(_BYTE_ORDER_MARKS):
         # json.loads would guess the encoding and take it; JSON text is UTF-8 without one.

@@ -1,10 +1,9 @@
 """Opaque keyset cursors for the log listings: where the next page starts, signed by the server.
 
-A cursor holds the (timestamp, id) of the last row served, how many rows came before the next
-page and, for the admin listing, the total counted on the first page. It is signed with the
-app's SECRET_KEY and bound to the listing and filters it came from, so a cursor the server did
-not issue, or one reused with other filters, is refused instead of silently paging something
-else.
+A cursor holds the (timestamp, id) of the last row served and how many rows came before the
+next page (no total: each page counts it afresh). It is signed with the app's SECRET_KEY and
+bound to the listing and filters it came from, so a cursor the server did not issue, or one
+reused with other filters, is refused instead of silently paging something else.
 """
 
 import hashlib
@@ -17,7 +16,7 @@ from itsdangerous import BadData, URLSafeSerializer
 
 from webapp.db_limits import INT8_MAX
 
-_SALT = "llm-logs-cursor-v1"
+_SALT = "llm-logs-cursor-v2"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -27,12 +26,11 @@ class InvalidCursor(ValueError):
 
 @dataclass(frozen=True)
 class Cursor:
-    """The position after a page: its last row's key, rows before the next page, the total."""
+    """The position after a page: its last row's key and the rows before the next page."""
 
     timestamp: datetime
     id: int
     offset: int
-    total: int | None = None
 
 
 def scope_of(listing, **filters):
@@ -44,7 +42,7 @@ def scope_of(listing, **filters):
 def encode(cursor, scope):
     """The opaque string a client sends back to get the page after `cursor`."""
     micros = (cursor.timestamp - _EPOCH) // timedelta(microseconds=1)
-    return _serializer().dumps([scope, micros, cursor.id, cursor.offset, cursor.total])
+    return _serializer().dumps([scope, micros, cursor.id, cursor.offset])
 
 
 def decode(token, scope):
@@ -53,21 +51,18 @@ def decode(token, scope):
         payload = _serializer().loads(token)
     except (BadData, UnicodeError, ValueError) as exc:
         raise InvalidCursor("Not a cursor issued by this listing.") from exc
-    if not (isinstance(payload, list) and len(payload) == 5):
+    if not (isinstance(payload, list) and len(payload) == 4):
         raise InvalidCursor("Not a cursor issued by this listing.")
-    issued_for, micros, row_id, offset, total = payload
+    issued_for, micros, row_id, offset = payload
     if issued_for != scope:
         raise InvalidCursor("The cursor belongs to a listing with other filters.")
-    if not (
-        _is_int(micros, minimum=-INT8_MAX) and _is_int(row_id) and _is_int(offset)
-        and (total is None or _is_int(total))
-    ):
+    if not (_is_int(micros, minimum=-INT8_MAX) and _is_int(row_id) and _is_int(offset)):
         raise InvalidCursor("Not a cursor issued by this listing.")
     try:
         timestamp = _EPOCH + timedelta(microseconds=micros)
     except OverflowError as exc:
         raise InvalidCursor("Not a cursor issued by this listing.") from exc
-    return Cursor(timestamp=timestamp, id=row_id, offset=offset, total=total)
+    return Cursor(timestamp=timestamp, id=row_id, offset=offset)
 
 
 def _is_int(value, minimum=0):

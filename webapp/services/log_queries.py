@@ -132,16 +132,17 @@ def _page(filters, scope, *, limit, offset=0, cursor=None, with_total=False):
             LlmCallLog.timestamp <= position.timestamp,
             or_(LlmCallLog.timestamp < position.timestamp, LlmCallLog.id < position.id),
         )
-        offset, total = position.offset, position.total
+        offset = position.offset
     else:
         stmt = stmt.offset(offset)
-        total = count_logs(filters) if with_total else None
+    # Counted for every page, cursor pages too: the total is what the table holds now (SPEC 8).
+    total = count_logs(filters) if with_total else None
     rows = db.session.scalars(stmt).all()
     items = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
         last = items[-1]
         next_cursor = log_cursor.encode(
-            log_cursor.Cursor(last.timestamp, last.id, offset + len(items), total), scope
+            log_cursor.Cursor(last.timestamp, last.id, offset + len(items)), scope
         )
     return Page(items=items, next_cursor=next_cursor, offset=offset, total=total)
