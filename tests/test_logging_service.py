@@ -112,6 +112,13 @@ def test_secrets_in_request_data_are_redacted_at_any_depth(app_ctx):
                       "apiKey": "[REDACTED]", "max_tokens": 300, "prompt_tokens": 12}
 
 
+def test_a_plans_health_notes_never_reach_its_log_row(app_ctx):
+    with log_training_principles_creation(USER_ID, request_data={
+            "name": "Base", "goal": "5k", "health_notes": "knee surgery in May"}):
+        pass
+    assert _rows()[0].request_data == {"name": "Base", "goal": "5k"}
+
+
 def test_request_data_over_16_kb_is_cut_with_a_marker(app_ctx):
     with log_workout_creation(USER_ID, request_data={"prompt": "y" * 40_000}):
         pass

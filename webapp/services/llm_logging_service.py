@@ -367,7 +367,10 @@ def log_workout_creation(user, request_data=None, **kwargs):
 
 
 def log_training_principles_creation(user, request_data=None, **kwargs):
-    """Log a `POST /llm/create-training-principles` call (never pass health_notes)."""
+    """Log a `POST /llm/create-training-principles` call; the plan's health_notes, if a caller
+    passes them, are never logged (SPEC section 5)."""
+    if isinstance(request_data, dict) and "health_notes" in request_data:
+        request_data = {key: value for key, value in request_data.items() if key != "health_notes"}
     return log_llm_call(
         user, "llm/create-training-principles", "training_principles_creation", request_data, **kwargs
     )
