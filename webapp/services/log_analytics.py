@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from webapp.extensions import db
 from webapp.models import LlmCallLog
 from webapp.services.log_rollups import (
-    WindowQuery, duration_bucket_sql, percent, percentiles, utc_now,
+    WindowQuery, duration_bucket_sql, filter_sql, percent, percentiles, utc_now,
 )
 
 _TOP_USERS = """
@@ -176,13 +176,9 @@ def by_model(days=7, user_id=None, now=None):
     """Calls, failures, durations, tokens and cost per (model, prompt_name, prompt_version),
     most calls first: a list of dicts. p95 comes from the durations' histogram (within 1 %)."""
     since = (now or utc_now()) - timedelta(days=days)
-    if user_id is None:
-        window = WindowQuery(since)
-        user = ""
-    else:  # all of it raw: the rollups do not know users
-        window = WindowQuery(since, grains=())
-        window.params["user_id"] = str(user_id)
-        user = "AND user_id = :user_id"
+    # Narrowed to one user, all of it raw: the rollups do not know users.
+    window = WindowQuery(since, grains=("hour", "day") if user_id is None else ())
+    user = filter_sql({"user_id": None if user_id is None else str(user_id)}, window.params)
     parts = (window.branches(_MODEL_SUMS, _RAW_MODEL_SUMS.replace("{user}", user)) + " UNION ALL "
              + window.branches(_MODEL_DURATIONS, _RAW_MODEL_DURATIONS.replace("{user}", user)))
     groups, histograms = [], {}
