@@ -6,8 +6,8 @@ from pathlib import Path
 from apiflask import APIFlask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import cli_errors, commands, errors, http_edges, json_logging, metrics, request_ids
-from webapp.api import converters
+from webapp import (cli_errors, commands, converters, errors, http_edges, json_logging, metrics,
+                    request_ids)
 from webapp.extensions import csrf, db, migrate
 from webapp.models.llm_call_log import include_in_schema_compare
 from webapp.secret_key import ensure_secret_key

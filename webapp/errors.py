@@ -11,6 +11,7 @@ from flask import current_app
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.http import HTTP_STATUS_CODES
 
+from webapp.converters import IdConverter
 from webapp.extensions import db
 
 log = logging.getLogger(__name__)
@@ -235,8 +236,6 @@ def document_bodies_and_errors(app, spec):
 def _integer_path_ids(app):
     """{OpenAPI path: names of its integer ids}, also for `int` converters with arguments
     (which APIFlask documents as strings)."""
-    from webapp.api.converters import IdConverter
-
     ids = {}
     for rule in app.url_map.iter_rules():
         path = re.sub(r"<(?:[^<:>]+:)?([^<>]+)>", r"{\1}", rule.rule)

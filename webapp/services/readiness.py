@@ -13,8 +13,6 @@ import kombu
 import redis
 from sqlalchemy import text
 
-from webapp.celery_app import broker_url
-
 from webapp.extensions import db
 
 # The readiness answer's promise is 3 s (SPEC 11); this leaves room for the rest of the request.
@@ -39,9 +37,13 @@ def _redis(app):
         client.close()
 
 
+def _broker_url(app):
+    return app.extensions["celery"].conf.broker_url
+
+
 def _broker(app):
     connection = kombu.Connection(
-        broker_url(app.config), connect_timeout=app.config["REDIS_CONNECT_TIMEOUT_S"],
+        _broker_url(app), connect_timeout=app.config["REDIS_CONNECT_TIMEOUT_S"],
         transport_options={"read_timeout": app.config["REDIS_SOCKET_TIMEOUT_S"],
                            "write_timeout": app.config["REDIS_SOCKET_TIMEOUT_S"]})
     try:
@@ -53,16 +55,16 @@ def _broker(app):
 CHECKS = {"postgresql": _postgresql, "redis": _redis}
 
 
-def checks_for(config):
+def checks_for(app):
     """The checks this deployment needs: the broker's own when it is not Redis."""
-    if config.get("CELERY_BROKER_URL") and broker_url(config) != config["REDIS_URL"]:
+    if _broker_url(app) != app.config["REDIS_URL"]:
         return {**CHECKS, "broker": _broker}
     return CHECKS
 
 
 def check(app):
     """{"postgresql": "ok"|"down", "redis": "ok"|"down"[, "broker": ...]} within DEADLINE_S."""
-    futures = {name: _pool.submit(probe, app) for name, probe in checks_for(app.config).items()}
+    futures = {name: _pool.submit(probe, app) for name, probe in checks_for(app).items()}
     concurrent.futures.wait(futures.values(), timeout=DEADLINE_S)
     return {name: _state(future) for name, future in futures.items()}
 
