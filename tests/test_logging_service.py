@@ -128,6 +128,16 @@ def test_request_data_over_16_kb_is_cut_with_a_marker(app_ctx):
     assert len(json.dumps(logged).encode()) <= 16 * 1024
 
 
+@pytest.mark.parametrize("text", ['"quoted" \\ ' * 5000, "\x01" * 40_000, "é" * 40_000])
+def test_request_data_cut_at_16_kb_stays_within_16_kb_whatever_its_characters(app_ctx, text):
+    with log_workout_creation(USER_ID, request_data={"prompt": text}):
+        pass
+    logged = _rows()[0].request_data
+    assert logged["_truncated"] is True
+    assert len(json.dumps(logged).encode()) <= 16 * 1024
+    assert logged["preview"].startswith('{"prompt": "')
+
+
 def test_request_data_is_not_logged_when_log_request_data_is_off(app, app_ctx, monkeypatch):
     monkeypatch.setitem(app.config, "LOG_REQUEST_DATA", False)
     with log_workout_creation(USER_ID, request_data={"prompt": "private"}):

@@ -91,10 +91,19 @@ def prepare_request_data(data):
     size = len(text.encode())
     if size <= REQUEST_DATA_MAX_BYTES:
         return json.loads(text)
-    # Keep a prefix of the JSON text so the start of the request stays readable.
-    room = REQUEST_DATA_MAX_BYTES - 256
-    preview = text.encode()[:room].decode(errors="ignore")
-    return {"_truncated": True, "_original_size_bytes": size, "preview": preview}
+    # Keep a prefix of the JSON text so the start of the request stays readable. The prefix is
+    # escaped again inside the marker (quotes, backslashes, control characters), so it takes
+    # as many characters as fit once escaped, even with every non-ASCII character escaped.
+    marker = {"_truncated": True, "_original_size_bytes": size, "preview": ""}
+    room = REQUEST_DATA_MAX_BYTES - len(json.dumps(marker).encode())
+    kept = 0
+    for char in text:
+        room -= len(json.dumps(char)) - 2  # the character's escaped form, without the quotes
+        if room < 0:
+            break
+        kept += 1
+    marker["preview"] = text[:kept]
+    return marker
 
 
 def status_code_for(exc):
