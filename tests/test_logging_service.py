@@ -81,6 +81,20 @@ def test_a_block_without_an_outcome_is_logged_as_a_success(app_ctx):
     assert row.llm_operation_type == "training_principles_creation"
 
 
+@pytest.mark.parametrize("summary", ["", "   ", "\n\t"])
+def test_a_success_with_a_blank_summary_still_gets_a_readable_one(app_ctx, summary):
+    with log_workout_creation(USER_ID) as call_logger:
+        call_logger.log_success(response_summary=summary)
+    assert _rows()[0].response_summary == "workout_creation succeeded"
+
+
+def test_a_long_multi_line_summary_becomes_one_line_of_500_characters(app_ctx):
+    with log_workout_creation(USER_ID) as call_logger:
+        call_logger.log_success(response_summary="Created\nworkout " * 100)
+    summary = _rows()[0].response_summary
+    assert len(summary) == 500 and "\n" not in summary and summary.startswith("Created workout")
+
+
 def test_a_call_is_logged_exactly_once(app_ctx):
     with pytest.raises(RuntimeError):
         with log_workout_revision(USER_ID, request_data={"feedback": "f"}) as call_logger:

@@ -228,7 +228,9 @@ class LlmCallLogger:
         _observe(row)
 
     def _success(self, http_status_code, response_summary):
-        summary = response_summary or f"{self.llm_operation_type or self.endpoint_name} succeeded"
+        # Made one line first: a summary of only whitespace would otherwise be stored empty.
+        summary = _one_line(response_summary or "", RESPONSE_SUMMARY_MAX_CHARS) or (
+            f"{self.llm_operation_type or self.endpoint_name} succeeded")
         return dict(
             success=True,
             http_status_code=http_status_code,
