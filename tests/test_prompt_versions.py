@@ -14,7 +14,7 @@ from tests.llm_server import VALID_WORKOUT
 from tests.test_operations import PLAN, log_rows, poll, submit
 from webapp.extensions import db
 from webapp.llm import prompts
-from webapp.models import Job, LlmCallLog, WorkoutRevision
+from webapp.models import Job, LlmCallLog, Workout, WorkoutRevision
 from webapp.services import jobs, llm_operations
 
 REGISTRY = Path(__file__).with_name("prompt_versions.json")
@@ -137,3 +137,30 @@ def test_a_worker_lost_row_names_the_prompt_of_its_operation(
     [row] = _job_rows(job_id)
     assert row.error_type == "WorkerLost"
     assert (row.prompt_name, row.prompt_version) == (template.name, template.version)
+
+
+@pytest.mark.parametrize("status", ["superseded", "accepted"])
+def test_a_refused_accept_of_a_decided_revision_still_names_the_revisions_model_and_prompt(
+        app, client, auth, status):
+    user_id, headers = auth.user()
+    with app.app_context():
+        workout = Workout(user_id=user_id)
+        workout.apply(VALID_WORKOUT)
+        db.session.add(workout)
+        db.session.flush()
+        revision = WorkoutRevision(
+            workout_id=workout.id, user_id=user_id, base_version=1, feedback="shorter",
+            revised={**VALID_WORKOUT, "title": "Shorter"}, status=status,
+            model="gpt-4.1-mini-2025-04-14", prompt_name="workout_revision", prompt_version=1)
+        db.session.add(revision)
+        db.session.commit()
+        workout_id, revision_id = workout.id, revision.id
+    response = client.post(f"/workouts/{workout_id}/revise/accept",
+                           json={"revision_id": revision_id}, headers=headers)
+    assert response.status_code == 409
+    [row] = log_rows(app, 1)
+    assert (row.success, row.http_status_code, row.request_data["revision_id"]) == (
+        False, 409, revision_id)
+    assert (row.model, row.prompt_name, row.prompt_version) == (
+        "gpt-4.1-mini-2025-04-14", "workout_revision", 1)
+    assert "Shorter" in row.request_data["revised_workout"]
