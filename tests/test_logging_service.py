@@ -126,6 +126,20 @@ def test_secrets_in_request_data_are_redacted_at_any_depth(app_ctx):
                       "apiKey": "[REDACTED]", "max_tokens": 300, "prompt_tokens": 12}
 
 
+def test_secret_names_written_as_one_word_are_redacted_and_token_counts_are_not(app_ctx):
+    data = {"mypassword": "a", "passwords": ["b"], "secretkey": "c", "accesstoken": "d",
+            "APITOKEN": "e", "xapikey": "f", "ProxyAuthorization": "g", "DB_PASSWD": "h",
+            "max_tokens": 300, "prompt_tokens": 12, "tokenizer": "cl100k", "prompt": "p"}
+    with log_workout_creation(USER_ID, request_data=data):
+        pass
+    logged = _rows()[0].request_data
+    assert {key for key, value in logged.items() if value == "[REDACTED]"} == {
+        "mypassword", "passwords", "secretkey", "accesstoken", "APITOKEN", "xapikey",
+        "ProxyAuthorization", "DB_PASSWD"}
+    assert (logged["max_tokens"], logged["prompt_tokens"], logged["tokenizer"]) == (
+        300, 12, "cl100k")
+
+
 def test_a_plans_health_notes_never_reach_its_log_row(app_ctx):
     with log_training_principles_creation(USER_ID, request_data={
             "name": "Base", "goal": "5k", "health_notes": "knee surgery in May"}):
