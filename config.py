@@ -19,6 +19,21 @@ def _bool(name, default):
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def retention_days(raw):
+    """LOG_RETENTION_DAYS as a number of days, or None (keep every row) when unset or 0.
+
+    Anything else stops the process with one line saying why: a negative number would put
+    the cutoff in the future and remove every row.
+    """
+    if raw is None or raw.strip() in {"", "0"}:
+        return None
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise SystemExit(f"LOG_RETENTION_DAYS {raw!r}: expected a whole number of days "
+                         "(at least 1), or unset to keep every row.")
+    return int(text)
+
+
 def database_url(raw):
     """Return a SQLAlchemy URL that uses psycopg 3 however the URL names the driver."""
     if raw.startswith("postgres://"):
@@ -209,7 +224,7 @@ class Config:
     DAILY_COST_BUDGET_USD = float(os.environ.get("DAILY_COST_BUDGET_USD") or 0) or None
 
     # Log rows older than this many days are removed by the workers' sweep (unset: kept).
-    LOG_RETENTION_DAYS = int(os.environ.get("LOG_RETENTION_DAYS") or 0) or None
+    LOG_RETENTION_DAYS = retention_days(os.environ.get("LOG_RETENTION_DAYS"))
 
     # GET /metrics wants this bearer token when set. Its files live in METRICS_DIR, by default
     # a directory under instance/metrics/ of this deployment's own (webapp.metrics).

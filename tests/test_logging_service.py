@@ -81,6 +81,20 @@ def test_a_block_without_an_outcome_is_logged_as_a_success(app_ctx):
     assert row.llm_operation_type == "training_principles_creation"
 
 
+@pytest.mark.parametrize("summary", ["", "   ", "\n\t"])
+def test_a_success_with_a_blank_summary_still_gets_a_readable_one(app_ctx, summary):
+    with log_workout_creation(USER_ID) as call_logger:
+        call_logger.log_success(response_summary=summary)
+    assert _rows()[0].response_summary == "workout_creation succeeded"
+
+
+def test_a_long_multi_line_summary_becomes_one_line_of_500_characters(app_ctx):
+    with log_workout_creation(USER_ID) as call_logger:
+        call_logger.log_success(response_summary="Created\nworkout " * 100)
+    summary = _rows()[0].response_summary
+    assert len(summary) == 500 and "\n" not in summary and summary.startswith("Created workout")
+
+
 def test_a_call_is_logged_exactly_once(app_ctx):
     with pytest.raises(RuntimeError):
         with log_workout_revision(USER_ID, request_data={"feedback": "f"}) as call_logger:
@@ -112,6 +126,20 @@ def test_secrets_in_request_data_are_redacted_at_any_depth(app_ctx):
                       "apiKey": "[REDACTED]", "max_tokens": 300, "prompt_tokens": 12}
 
 
+def test_secret_names_written_as_one_word_are_redacted_and_token_counts_are_not(app_ctx):
+    data = {"mypassword": "a", "passwords": ["b"], "secretkey": "c", "accesstoken": "d",
+            "APITOKEN": "e", "xapikey": "f", "ProxyAuthorization": "g", "DB_PASSWD": "h",
+            "max_tokens": 300, "prompt_tokens": 12, "tokenizer": "cl100k", "prompt": "p"}
+    with log_workout_creation(USER_ID, request_data=data):
+        pass
+    logged = _rows()[0].request_data
+    assert {key for key, value in logged.items() if value == "[REDACTED]"} == {
+        "mypassword", "passwords", "secretkey", "accesstoken", "APITOKEN", "xapikey",
+        "ProxyAuthorization", "DB_PASSWD"}
+    assert (logged["max_tokens"], logged["prompt_tokens"], logged["tokenizer"]) == (
+        300, 12, "cl100k")
+
+
 def test_a_plans_health_notes_never_reach_its_log_row(app_ctx):
     with log_training_principles_creation(USER_ID, request_data={
             "name": "Base", "goal": "5k", "health_notes": "knee surgery in May"}):
@@ -126,6 +154,16 @@ def test_request_data_over_16_kb_is_cut_with_a_marker(app_ctx):
     assert logged["_truncated"] is True
     assert logged["_original_size_bytes"] > 40_000
     assert len(json.dumps(logged).encode()) <= 16 * 1024
+
+
+@pytest.mark.parametrize("text", ['"quoted" \\ ' * 5000, "\x01" * 40_000, "é" * 40_000])
+def test_request_data_cut_at_16_kb_stays_within_16_kb_whatever_its_characters(app_ctx, text):
+    with log_workout_creation(USER_ID, request_data={"prompt": text}):
+        pass
+    logged = _rows()[0].request_data
+    assert logged["_truncated"] is True
+    assert len(json.dumps(logged).encode()) <= 16 * 1024
+    assert logged["preview"].startswith('{"prompt": "')
 
 
 def test_request_data_is_not_logged_when_log_request_data_is_off(app, app_ctx, monkeypatch):

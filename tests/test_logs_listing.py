@@ -1,5 +1,6 @@
 """Reading logs: my-logs, the admin listing, one log; scoping, filters, order and paging."""
 
+import json
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -131,6 +132,24 @@ def test_a_log_in_json_has_every_column_by_name_with_utc_time_and_a_numeric_cost
     assert body["request_data"] == {"prompt": "legs"}
     assert body["user_id"] == str(user_id)
     assert (body["workout_id"], body["total_tokens"], body["attempt"]) == (7, 15, 1)
+
+
+@pytest.mark.parametrize("stored", ["[1, 2]", '"a note"', "42", "true"])
+def test_a_row_loaded_from_outside_with_request_data_no_object_is_answered_as_stored(
+        client, auth, app_ctx, stored):
+    user_id, headers = auth.user()
+    db.session.execute(text(
+        "INSERT INTO llm_call_logs (user_id, endpoint_name, method, timestamp, success, "
+        "request_data) VALUES (:user_id, 'llm/create-workout', 'POST', now(), true, "
+        "CAST(:stored AS jsonb))"), {"user_id": str(user_id), "stored": stored})
+    db.session.commit()
+    [item] = client.get("/llm-logs/my-logs", headers=headers).get_json()["items"]
+    assert item["request_data"] == json.loads(stored)
+    response = client.get(f"/llm-logs/{item['id']}", headers=headers)
+    assert response.status_code == 200
+    assert response.get_json() == item
+    export = client.get("/llm-logs/my-logs/export?format=jsonl", headers=headers)
+    assert [json.loads(line) for line in export.get_data(as_text=True).splitlines()] == [item]
 
 
 def test_listings_answer_the_same_log_objects(client, auth, app_ctx):

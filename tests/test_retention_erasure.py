@@ -1,6 +1,9 @@
 """Retention (old rows removed, whole months dropped) and erasure of one user; the rollups
 stay equal to plain SQL over the rows through both."""
 
+import os
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -8,6 +11,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import BigInteger, Numeric, text
 
+from config import retention_days
+from scripts.services import ROOT
 from tests.log_factories import LlmCallLogFactory
 from tests.test_log_rollups import NOW, _insert, _rows, assert_all_match
 from tests.test_operations import PLAN, poll, submit
@@ -95,6 +100,22 @@ def test_flask_logs_purge_without_retention_removes_nothing_and_says_why(runner,
     assert "LOG_RETENTION_DAYS" in result.stderr
     [[total]] = db.session.execute(text("SELECT count(*) FROM llm_call_logs")).all()
     assert total == 1500
+
+
+@pytest.mark.parametrize("value", ["-1", "-30", "30.5", "thirty", "\u0663\u0660"])
+def test_a_log_retention_days_that_is_no_number_of_days_stops_the_start_with_one_line(value):
+    """A negative value would put the cutoff in the future: every row would go."""
+    env = {**os.environ, "LOG_RETENTION_DAYS": value}
+    done = subprocess.run([sys.executable, "-c", "import config"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "LOG_RETENTION_DAYS" in lines[0], done.stderr
+
+
+@pytest.mark.parametrize("value, days", [("", None), ("0", None), ("30", 30), (" 7 ", 7)])
+def test_log_retention_days_unset_or_0_keeps_everything(value, days):
+    assert retention_days(value) == days
 
 
 @pytest.fixture

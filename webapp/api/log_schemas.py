@@ -236,7 +236,13 @@ class LlmCallLogOut(Schema):
     http_status_code = fields.Integer(required=True, allow_none=True)
     error_message = fields.String(required=True, allow_none=True)
     error_type = fields.String(required=True, allow_none=True)
-    request_data = fields.Dict(required=True, allow_none=True)
+    # Any JSON value: the service writes an object (or null), but a row loaded from outside
+    # may hold any JSONB value, and is answered as stored rather than failing the listing.
+    request_data = fields.Raw(
+        required=True, allow_none=True,
+        metadata={"description": "What the call was asked, redacted: a JSON object, or null "
+                  "with LOG_REQUEST_DATA off; a row loaded from outside answers what it holds."},
+    )
     response_summary = fields.String(required=True, allow_none=True)
     llm_operation_type = fields.String(required=True, allow_none=True)
     workout_id = fields.Integer(required=True, allow_none=True)

@@ -57,7 +57,7 @@ def complete(kind, messages, call_logger):
     """
     config = current_app.config
     template = prompts.BY_KIND[kind]
-    call_logger.set_fields(prompt_name=template.name, prompt_version=template.version)
+    call_logger.set_fields(**template.log_fields())
     client = openai_client(config["OPENAI_API_KEY"], config["OPENAI_BASE_URL"],
                            config["LLM_TIMEOUT_S"], config["WORKER_CONCURRENCY"])
     requested = config["LLM_MODEL"]

@@ -38,6 +38,10 @@ class PromptTemplate:
         """Everything of the template that is not the user's: what its version stands for."""
         return json.dumps([self.system(), self.context_prefix], ensure_ascii=False)
 
+    def log_fields(self):
+        """The columns that name this template on a log row."""
+        return {"prompt_name": self.name, "prompt_version": self.version}
+
     def sha256(self):
         """The hash of `text()`, recorded beside the version in tests/prompt_versions.json."""
         return hashlib.sha256(self.text().encode()).hexdigest()
@@ -77,6 +81,13 @@ TRAINING_PRINCIPLES = PromptTemplate(
 TEMPLATES = (WORKOUT, WORKOUT_REVISION, TRAINING_PRINCIPLES)
 # The template that builds the messages of each answer kind (client.complete's `kind`).
 BY_KIND = {template.kind: template for template in TEMPLATES}
+# The template of each operation a worker runs, by its llm_operation_type: every row a worker
+# writes for the operation names it, an attempt that failed before its messages were sent too.
+BY_OPERATION = {
+    "workout_creation": WORKOUT,
+    "training_principles_creation": TRAINING_PRINCIPLES,
+    "workout_revision": WORKOUT_REVISION,
+}
 
 
 def workout_messages(prompt):

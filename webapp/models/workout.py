@@ -13,7 +13,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.errors import Conflict, NotFound
+from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.models.ownership import OwnedMixin
 
@@ -123,8 +123,9 @@ class WorkoutRevision(db.Model):
         )
 
 
-def find_pending_revision(workout, revision_id=None):
-    """The revision to accept: the given one, or the latest pending; 404/409 when it cannot be."""
+def find_revision_to_accept(workout, revision_id=None):
+    """The revision an accept is about: the given one, or the latest pending; 404 when there is
+    none. The caller refuses (409) one that is no longer pending."""
     query = select(WorkoutRevision).where(WorkoutRevision.workout_id == workout.id)
     if revision_id is None:
         revision = db.session.scalar(
@@ -136,6 +137,4 @@ def find_pending_revision(workout, revision_id=None):
     revision = db.session.scalar(query.where(WorkoutRevision.id == revision_id))
     if revision is None:
         raise NotFound(f"Workout {workout.id} has no revision {revision_id}.")
-    if revision.status != "pending":
-        raise Conflict(f"Revision {revision_id} is {revision.status}, not pending.")
     return revision

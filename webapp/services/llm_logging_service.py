@@ -30,9 +30,12 @@ ERROR_MESSAGE_MAX_CHARS = 2000
 RESPONSE_SUMMARY_MAX_CHARS = 500
 USER_AGENT_MAX_CHARS = 512
 REDACTED = "[REDACTED]"
-# A key names a secret when one of its words is one of these ("access_token", "X-Api-Key",
-# "clientSecret"), but not when a word only contains one ("prompt_tokens", "tokenizer").
-_SECRET_WORDS = frozenset({"password", "passwd", "token", "secret", "authorization", "apikey"})
+# A key names a secret when it contains one of these, whatever its case and separators
+# ("user_password", "clientSecret", "X-Api-Key", "proxyauthorization")...
+_SECRET_PARTS = ("password", "passwd", "secret", "authorization", "apikey")
+# ...or when one of its words is a token ("access_token", "authToken", "APITOKEN"), but not
+# when it only counts or handles tokens ("prompt_tokens", "max_tokens", "tokenizer").
+_TOKEN_WORD = "token"
 
 # Columns a caller may set through log_success(**fields) or the context managers.
 EXTRA_FIELDS = frozenset(
@@ -76,8 +79,9 @@ def _storable(value):
 def _names_secret(key):
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", str(key))
     words = [word for word in re.split(r"[^a-z0-9]+", spaced.lower()) if word]
-    joined_pairs = {a + b for a, b in zip(words, words[1:])}  # "api", "key" -> "apikey"
-    return not _SECRET_WORDS.isdisjoint(words) or not _SECRET_WORDS.isdisjoint(joined_pairs)
+    joined = "".join(words)  # "X-Api-Key" -> "xapikey"
+    return (any(part in joined for part in _SECRET_PARTS)
+            or any(word.endswith(_TOKEN_WORD) for word in words))
 
 
 def prepare_request_data(data):
@@ -91,10 +95,19 @@ def prepare_request_data(data):
     size = len(text.encode())
     if size <= REQUEST_DATA_MAX_BYTES:
         return json.loads(text)
-    # Keep a prefix of the JSON text so the start of the request stays readable.
-    room = REQUEST_DATA_MAX_BYTES - 256
-    preview = text.encode()[:room].decode(errors="ignore")
-    return {"_truncated": True, "_original_size_bytes": size, "preview": preview}
+    # Keep a prefix of the JSON text so the start of the request stays readable. The prefix is
+    # escaped again inside the marker (quotes, backslashes, control characters), so it takes
+    # as many characters as fit once escaped, even with every non-ASCII character escaped.
+    marker = {"_truncated": True, "_original_size_bytes": size, "preview": ""}
+    room = REQUEST_DATA_MAX_BYTES - len(json.dumps(marker).encode())
+    kept = 0
+    for char in text:
+        room -= len(json.dumps(char)) - 2  # the character's escaped form, without the quotes
+        if room < 0:
+            break
+        kept += 1
+    marker["preview"] = text[:kept]
+    return marker
 
 
 def status_code_for(exc):
@@ -219,7 +232,9 @@ class LlmCallLogger:
         _observe(row)
 
     def _success(self, http_status_code, response_summary):
-        summary = response_summary or f"{self.llm_operation_type or self.endpoint_name} succeeded"
+        # Made one line first: a summary of only whitespace would otherwise be stored empty.
+        summary = _one_line(response_summary or "", RESPONSE_SUMMARY_MAX_CHARS) or (
+            f"{self.llm_operation_type or self.endpoint_name} succeeded")
         return dict(
             success=True,
             http_status_code=http_status_code,

@@ -121,6 +121,9 @@ def _attempt_until_done(run, log_call, request_data, kind, ask, store, refs=None
         number, started = jobs.start_attempt(run.job_id)
         with log_call(run.user_id, request_data, **(refs or {}), **run.log_kwargs()) as call:
             run.identify(call, number, started)
+            # Named before ask(): an attempt that fails loading what it needs is still this
+            # prompt's (SPEC section 15).
+            call.set_fields(**prompts.BY_KIND[kind].log_fields())
             messages = ask()
             db.session.close()  # no connection is held while the LLM answers
             draft = client.complete(kind, messages, call)

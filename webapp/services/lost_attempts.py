@@ -12,6 +12,7 @@ import uuid
 from sqlalchemy import select
 
 from webapp.extensions import db
+from webapp.llm import prompts
 from webapp.models import LlmCallLog
 from webapp.services import llm_logging_service as logging_service
 
@@ -75,6 +76,7 @@ def _log_lost(job, number):
         job.user_id, request_data(job.operation_type, job.payload or {}),
         request_meta=job.request_meta or {}, job_id=job.id, attempt=number,
         queue_wait_ms=waited, **refs(job.operation_type, job.payload or {}),
+        **prompts.BY_OPERATION[job.operation_type].log_fields(),
     ) as call:
         call.call_id = call_id(job.id, number)
         if number == job.llm_attempts and started is not None:

@@ -4,7 +4,7 @@ from webapp.extensions import db
 from webapp.errors import Conflict, NotFound
 from webapp.models import Workout, WorkoutRevision
 from webapp.db_limits import INT4_MAX
-from webapp.models.workout import find_pending_revision
+from webapp.models.workout import find_revision_to_accept
 from webapp.services.llm_logging_service import log_workout_revision_accept
 
 
@@ -19,11 +19,14 @@ def accept(user, workout_id, revision_id=None):
     request_data = {"workout_id": workout_id, "revision_id": revision_id}
     with log_workout_revision_accept(user, request_data, workout_id=workout_id) as call:
         workout = Workout.get_owned_or_404(workout_id, user, for_update=True)
-        revision = find_pending_revision(workout, revision_id)
+        revision = find_revision_to_accept(workout, revision_id)
         call.update_request_data(revision_id=revision.id, revised_workout=revision.summary())
-        # The accept is about the LLM's revision: it counts under the model and prompt that wrote it.
+        # The accept is about the LLM's revision, refused or not: it counts under the model and
+        # prompt that wrote it.
         call.set_fields(model=revision.model, prompt_name=revision.prompt_name,
                         prompt_version=revision.prompt_version)
+        if revision.status != "pending":
+            raise Conflict(f"Revision {revision.id} is {revision.status}, not pending.")
         if revision.base_version != workout.version:
             raise Conflict(
                 f"Revision {revision.id} was made against version {revision.base_version} "
