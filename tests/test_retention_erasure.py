@@ -4,6 +4,7 @@ stay equal to plain SQL over the rows through both."""
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -170,6 +171,66 @@ def test_flask_users_erase_removes_the_user(app, runner, victim):
     assert result.exit_code == 0, result.output
     assert "6 log rows" in result.stdout
     assert runner.invoke(args=["users", "erase", email]).exit_code != 0
+
+
+def _answers_name(client, admin, user_id):
+    """The admin answers that name `user_id`, of those that list users' rows."""
+    paths = ("/llm-logs/stats/top-users?days=365", "/llm-logs/?limit=500",
+             "/llm-logs/export?format=jsonl", f"/llm-logs/?user_id={user_id}")
+    return [path for path in paths if user_id in client.get(path, headers=admin).get_data(as_text=True)]
+
+
+def test_a_call_in_flight_when_its_user_is_erased_leaves_no_row_behind(
+        app, client, auth, llm, celery_worker):
+    from celery.signals import task_postrun
+
+    user_id, headers = auth.user()
+    _, admin = auth.admin()
+    llm.then(delay_s=1.5)  # the call is still out when the user is erased
+    job_id = submit(client, headers).get_json()["job_id"]
+    ended = threading.Event()
+
+    def on_task_end(args=None, **_):
+        if args and str(args[0]) == job_id:
+            ended.set()
+
+    task_postrun.connect(on_task_end, weak=False)
+    try:
+        llm.wait_for_requests(1)
+        assert client.delete(f"/admin/users/{user_id}", headers=admin).status_code == 200
+        assert ended.wait(20), "the worker did not end the job's task"
+    finally:
+        task_postrun.disconnect(on_task_end)
+    assert _answers_name(client, admin, str(user_id)) == []
+    with app.app_context():
+        assert db.session.scalar(text("SELECT count(*) FROM llm_call_logs WHERE user_id = :u"),
+                                 {"u": str(user_id)}) == 0
+
+
+def test_rows_that_arrive_for_an_erased_user_are_dropped_however_they_come(
+        app, client, auth, victim):
+    from webapp.services import log_spool
+    from webapp.services.llm_logging_service import log_workout_creation
+
+    assert client.delete(f"/admin/users/{victim['id']}", headers=victim["admin"]).status_code == 200
+    row = {"user_id": victim["id"], "endpoint_name": "llm/create-workout", "method": "POST",
+           "timestamp": str(NOW), "success": True}
+    with app.app_context():
+        for user_id in (victim["id"], victim["bystander"]):  # a spooled row of each, drained
+            log_spool.spool({**row, "user_id": user_id, "call_id": str(uuid.uuid4())})
+        assert log_spool.drain() == 2
+        with log_workout_creation(uuid.UUID(victim["id"]), {"prompt": "legs"}):
+            pass
+        db.session.execute(text(  # an INSERT from outside
+            "INSERT INTO llm_call_logs (user_id, endpoint_name, method, \"timestamp\", success)"
+            " VALUES (:u, 'llm/create-workout', 'POST', now(), true)"), {"u": victim["id"]})
+        db.session.commit()
+        assert db.session.scalar(text("SELECT count(*) FROM llm_call_logs WHERE user_id = :u"),
+                                 {"u": victim["id"]}) == 0
+        assert_rollups_exact()
+    assert _answers_name(client, victim["admin"], victim["id"]) == []
+    assert victim["bystander"] in client.get("/llm-logs/?limit=500",
+                                             headers=victim["admin"]).get_data(as_text=True)
 
 
 @pytest.mark.parametrize("user_id", ["not-a-uuid", str(uuid.uuid4()).upper(), "1"])

@@ -6,10 +6,10 @@ from webapp.models.job import Job
 from webapp.models.llm_call_log import LlmCallLog
 from webapp.models import log_rollup  # noqa: F401  (registers the rollup tables)
 from webapp.models.training_plan import TrainingPlan
-from webapp.models.user import User
+from webapp.models.user import ErasedUser, User
 from webapp.models.workout import Workout, WorkoutRevision
 
 __all__ = [
-    "AlertEvent", "AlertRule", "ApiToken", "Job", "LlmCallLog", "TrainingPlan", "User", "Workout",
+    "AlertEvent", "AlertRule", "ApiToken", "ErasedUser", "Job", "LlmCallLog", "TrainingPlan", "User", "Workout",
     "WorkoutRevision",
 ]

@@ -38,6 +38,19 @@ class User(db.Model):
         return f"<User {self.email} {self.role}>"
 
 
+class ErasedUser(db.Model):
+    """The id of an erased user, and nothing else of them: the log drops a row for one as it
+    is inserted (a trigger, migration 0012), so a row that arrives after the erasure (an LLM
+    call that was in flight, a spool draining) does not bring the id back."""
+
+    __tablename__ = "erased_users"
+
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
 def normalize_email(email):
     """Emails are stored trimmed and lower-cased, so one address is one user."""
     return email.strip().lower()

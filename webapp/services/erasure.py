@@ -2,13 +2,16 @@
 
 Log rows go through DELETE, a batch at a time, so the rollups follow through the log table's
 triggers; the user's rollup rows, all zero by then, are deleted after them so the user's id is
-in no answer any more.
+in no answer any more. The id is kept in `erased_users` before the rows go, and the log drops
+a row for it as it is inserted, so a call still in flight or a spooled row cannot bring it back.
 """
 
 from sqlalchemy import delete, text
+from sqlalchemy.dialects.postgresql import insert
 
 from webapp.extensions import db
-from webapp.models import ApiToken, Job, TrainingPlan, User, Workout, WorkoutRevision
+from webapp.models import (ApiToken, ErasedUser, Job, TrainingPlan, User, Workout,
+                           WorkoutRevision)
 
 BATCH_ROWS = 5000
 # The rollups keyed by user (webapp.models.log_rollup).
@@ -23,13 +26,15 @@ _DELETE_LOG_BATCH = text("""
 def erase(user):
     """Remove everything of the user; return the counts removed, by kind.
 
-    Tokens go first, so nothing new starts for the user meanwhile; the account goes last, so
-    an erasure cut short can be run again by email and finishes the job.
+    Tokens go first, so nothing new starts for the user meanwhile, with the id's entry in
+    `erased_users`, so no log row for it lands from then on; the account goes last, so an
+    erasure cut short can be run again by email and finishes the job.
     """
     user_id = user.id
     counts = {"user_id": str(user_id)}
     counts["tokens"] = db.session.execute(
         delete(ApiToken).where(ApiToken.user_id == user_id)).rowcount
+    db.session.execute(insert(ErasedUser).values(user_id=str(user_id)).on_conflict_do_nothing())
     db.session.commit()
     counts["log_rows"] = _erase_logs(str(user_id))
     for key, model in (("revisions", WorkoutRevision), ("jobs", Job), ("workouts", Workout),
