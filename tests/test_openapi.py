@@ -186,6 +186,15 @@ def test_the_document_is_openapi_3_1_without_nullable(spec):
     assert '"nullable"' not in json.dumps(spec)
 
 
+def test_the_document_names_each_tag_once(spec):
+    """OpenAPI 3: each tag name in the list is unique, and every operation's tag is in it."""
+    names = [tag["name"] for tag in spec["tags"]]
+    assert len(names) == len(set(names)), names
+    used = {tag for operations in spec["paths"].values() for operation in operations.values()
+            for tag in operation.get("tags", [])}
+    assert used <= set(names)
+
+
 def test_the_202_documents_its_location_header(spec):
     for path in ["/llm/create-workout", "/llm/create-training-principles",
                  "/workouts/{workout_id}/revise"]:
