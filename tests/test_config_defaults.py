@@ -24,9 +24,10 @@ DEFAULTS = {
 
 def _settings_in_a_new_process(env):
     names = json.dumps(list(DEFAULTS))
+    code = ("import config, json; "
+            f"print(json.dumps({{n: getattr(config.Config, n) for n in {names}}}))")
     done = subprocess.run(
-        [sys.executable, "-c",
-         f"import config, json; print(json.dumps({{n: getattr(config.Config, n) for n in {names}}}))"],
+        [sys.executable, "-c", code],
         cwd=ROOT_DIR, env=env, capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 0, done.stderr

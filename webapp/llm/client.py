@@ -76,7 +76,7 @@ def complete(kind, messages, call_logger):
     except json.JSONDecodeError as exc:
         # A 200 whose body is not JSON: a proxy's page, or a base URL that is no LLM API.
         raise InvalidLLMOutput(NOT_A_COMPLETION) from exc
-    if not isinstance(response, ChatCompletion) or not isinstance(response.model, (str, type(None))):
+    if not isinstance(response, ChatCompletion) or not isinstance(response.model, str | None):
         raise InvalidLLMOutput(NOT_A_COMPLETION)
     usage = pricing.usage_of(response)
     price = pricing.price_for(config["LLM_PRICES"], response.model, requested)
