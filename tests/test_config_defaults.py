@@ -43,3 +43,12 @@ def test_a_setting_set_to_the_empty_string_takes_its_default():
     """`LLM_MAX_RETRIES=` (as a compose file or an env file writes an unset one) is unset."""
     env = {**os.environ, **{name: "" for name in DEFAULTS}}
     assert _settings_in_a_new_process(env) == DEFAULTS
+
+
+def test_an_empty_port_is_gunicorns_default_8000(monkeypatch):
+    import runpy
+
+    monkeypatch.setenv("PORT", "")
+    monkeypatch.setenv("HOST", "")
+    settings = runpy.run_path(str(ROOT_DIR / "gunicorn.conf.py"))
+    assert settings["bind"] == ["0.0.0.0:8000"]
