@@ -12,6 +12,11 @@ DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/llmlog"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
+def _env(name, default):
+    """The variable's value, or `default` when it is unset or empty (`NAME=` in an env file)."""
+    return os.environ.get(name) or default
+
+
 def _bool(name, default):
     value = os.environ.get(name)
     if value is None or value == "":
@@ -136,13 +141,13 @@ class Config:
     DATABASE_URL_SOURCE = _URLS["DATABASE_URL"][1]
     # Calls one worker process keeps in flight: its pool's threads (an LLM call is mostly
     # waiting, so threads, not processes; see the README's production section).
-    WORKER_CONCURRENCY = int(os.environ.get("WORKER_CONCURRENCY", "200"))
+    WORKER_CONCURRENCY = int(_env("WORKER_CONCURRENCY", "200"))
     # Connections per process, opened as needed. No session is held while the LLM answers, so
     # a worker's threads need one only for their short transactions: 200 threads fit in 20 + 10.
     # Connections beyond DB_POOL_SIZE are closed when returned, so a pool too small for the
     # load reconnects over and over (the P2 benchmark saw it with 10).
-    DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", "20"))
-    DB_MAX_OVERFLOW = int(os.environ.get("DB_MAX_OVERFLOW", "10"))
+    DB_POOL_SIZE = int(_env("DB_POOL_SIZE", "20"))
+    DB_MAX_OVERFLOW = int(_env("DB_MAX_OVERFLOW", "10"))
     # A request must get its 503 within 5 s while PostgreSQL is down or unreachable (SPEC 11):
     # psycopg waits 130 s for a connection by default, and a query sent into a network that
     # drops packets waits forever. So: give up connecting after DB_CONNECT_TIMEOUT_S (psycopg's
@@ -153,15 +158,15 @@ class Config:
     # the backend would sit idle in that transaction, row locks held, for the kernel's two
     # hours. With the server's own TCP user timeout and keepalives it goes within seconds
     # (tests/faults/test_host_cut_locks.py; keepalives alone did not do it there in 40 s).
-    DB_CONNECT_TIMEOUT_S = int(os.environ.get("DB_CONNECT_TIMEOUT_S", "2"))
-    DB_TCP_USER_TIMEOUT_MS = int(os.environ.get("DB_TCP_USER_TIMEOUT_MS", "2000"))
-    DB_STATEMENT_TIMEOUT_MS = int(os.environ.get("DB_STATEMENT_TIMEOUT_MS", "30000"))
+    DB_CONNECT_TIMEOUT_S = int(_env("DB_CONNECT_TIMEOUT_S", "2"))
+    DB_TCP_USER_TIMEOUT_MS = int(_env("DB_TCP_USER_TIMEOUT_MS", "2000"))
+    DB_STATEMENT_TIMEOUT_MS = int(_env("DB_STATEMENT_TIMEOUT_MS", "30000"))
     # The last resort for a transaction whose client hangs, alive but silent (its row locks
     # would keep a job from ever being run again): no session of the service waits that long
     # between statements (none is held while the LLM answers; an export to a client that
     # reads nothing for that long is cut).
     DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = int(
-        os.environ.get("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", "600000"))
+        _env("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", "600000"))
     # Every connection speaks UTC, so timestamps come back with offset +00:00.
     SQLALCHEMY_ENGINE_OPTIONS = {
         "pool_pre_ping": True,
@@ -188,34 +193,34 @@ class Config:
     # How long connecting to Redis, and then one reply of it, may take (the broker, the readiness
     # check): a submit never blocks past 5 s while Redis is down or unreachable (SPEC 11).
     # They bound a RabbitMQ broker's connect and socket waits too.
-    REDIS_CONNECT_TIMEOUT_S = float(os.environ.get("REDIS_CONNECT_TIMEOUT_S", "1"))
-    REDIS_SOCKET_TIMEOUT_S = float(os.environ.get("REDIS_SOCKET_TIMEOUT_S", "2"))
+    REDIS_CONNECT_TIMEOUT_S = float(_env("REDIS_CONNECT_TIMEOUT_S", "1"))
+    REDIS_SOCKET_TIMEOUT_S = float(_env("REDIS_SOCKET_TIMEOUT_S", "2"))
 
     OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY") or None
     OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL") or None
-    LLM_MODEL = os.environ.get("LLM_MODEL", "gpt-4o-mini")
-    LLM_TIMEOUT_S = float(os.environ.get("LLM_TIMEOUT_S", "60"))
-    LLM_MAX_RETRIES = int(os.environ.get("LLM_MAX_RETRIES", "2"))
-    LLM_BACKOFF_BASE_S = float(os.environ.get("LLM_BACKOFF_BASE_S", "1"))
+    LLM_MODEL = _env("LLM_MODEL", "gpt-4o-mini")
+    LLM_TIMEOUT_S = float(_env("LLM_TIMEOUT_S", "60"))
+    LLM_MAX_RETRIES = int(_env("LLM_MAX_RETRIES", "2"))
+    LLM_BACKOFF_BASE_S = float(_env("LLM_BACKOFF_BASE_S", "1"))
     LLM_BACKOFF_MAX_S = 10.0
     LLM_PRICES_FILE = os.environ.get("LLM_PRICES_FILE") or None
     LLM_PRICES = llm_prices(LLM_PRICES_FILE)
 
     # Jobs: a claim's lease is the longest run plus this margin; the sweeper runs in every
     # worker at this interval and sends again a job not sent for JOB_RESEND_AFTER_S.
-    JOB_LEASE_MARGIN_S = float(os.environ.get("JOB_LEASE_MARGIN_S", "30"))
-    JOB_SWEEP_INTERVAL_S = float(os.environ.get("JOB_SWEEP_INTERVAL_S", "30"))
-    JOB_RESEND_AFTER_S = float(os.environ.get("JOB_RESEND_AFTER_S", "120"))
+    JOB_LEASE_MARGIN_S = float(_env("JOB_LEASE_MARGIN_S", "30"))
+    JOB_SWEEP_INTERVAL_S = float(_env("JOB_SWEEP_INTERVAL_S", "30"))
+    JOB_RESEND_AFTER_S = float(_env("JOB_RESEND_AFTER_S", "120"))
 
     # Alert rules are evaluated by the workers at this interval (SPEC §18).
-    ALERT_EVAL_INTERVAL_S = float(os.environ.get("ALERT_EVAL_INTERVAL_S", "60"))
+    ALERT_EVAL_INTERVAL_S = float(_env("ALERT_EVAL_INTERVAL_S", "60"))
     # OTLP over HTTP: each logged call is also a span, sent to <endpoint>/v1/traces.
     OTEL_EXPORTER_OTLP_ENDPOINT = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
     # Bound of the local log spool file (instance/log-spool/), used with Redis down as well.
-    LOG_SPOOL_FILE_MAX_BYTES = int(os.environ.get("LOG_SPOOL_FILE_MAX_BYTES", str(64 * 1024 * 1024)))
+    LOG_SPOOL_FILE_MAX_BYTES = int(_env("LOG_SPOOL_FILE_MAX_BYTES", str(64 * 1024 * 1024)))
 
     LOG_REQUEST_DATA = _bool("LOG_REQUEST_DATA", True)
-    TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
+    TRUSTED_PROXY_HOPS = int(_env("TRUSTED_PROXY_HOPS", "0"))
 
     # Limits per user (SPEC section 12), all off unless set: LLM operation requests a minute
     # (the three submit routes together), tokens and USD of the calls of a UTC day.

@@ -7,7 +7,7 @@ import multiprocessing
 import os
 
 # PORT as SPEC 3 names it; HOST 0.0.0.0 serves every interface (127.0.0.1 for this host only).
-bind = [f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"]
+bind = [f"{os.environ.get('HOST') or '0.0.0.0'}:{os.environ.get('PORT') or '8000'}"]
 
 # Threads, so a client that is slow to send or read holds one thread, not a whole process; the
 # worker class is gunicorn's gthread worker, answering gunicorn's own refusals in JSON and

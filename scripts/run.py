@@ -87,7 +87,7 @@ def _wait_until_listening(port, processes, timeout=60):
 def main():
     """Run the service until interrupted."""
     os.environ.setdefault("FLASK_APP", "wsgi")
-    port = os.environ.get("PORT", "8000")
+    port = os.environ.get("PORT") or "8000"
     if not port.isdigit():
         _fail(f"PORT={port} is not a port number")
     taken = _port_taken(port)

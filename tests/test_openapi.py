@@ -186,6 +186,33 @@ def test_the_document_is_openapi_3_1_without_nullable(spec):
     assert '"nullable"' not in json.dumps(spec)
 
 
+def test_the_document_names_each_tag_once(spec):
+    """OpenAPI 3: each tag name in the list is unique, and every operation's tag is in it."""
+    names = [tag["name"] for tag in spec["tags"]]
+    assert len(names) == len(set(names)), names
+    used = {tag for operations in spec["paths"].values() for operation in operations.values()
+            for tag in operation.get("tags", [])}
+    assert used <= set(names)
+
+
+def test_every_authenticated_route_documents_its_503_and_each_retry_after(spec):
+    """A route that looks its token up in PostgreSQL answers 503 while it is down (SPEC 9, 11);
+    a 429 and a 503 carry Retry-After."""
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            if operation.get("security"):
+                assert "503" in responses, f"{method} {path}"
+            for status in ("429", "503"):
+                if status in responses:
+                    header = responses[status]["headers"]["Retry-After"]
+                    assert header["required"] is True, f"{method} {path} {status}"
+                    assert header["schema"]["type"] == "integer"
+    for path in ["/llm/create-workout", "/llm/create-training-principles",
+                 "/workouts/{workout_id}/revise"]:
+        assert "429" in spec["paths"][path]["post"]["responses"], path
+
+
 def test_the_202_documents_its_location_header(spec):
     for path in ["/llm/create-workout", "/llm/create-training-principles",
                  "/workouts/{workout_id}/revise"]:

@@ -158,3 +158,33 @@ def test_whitespace_only_feedback_is_400_like_an_empty_one(app, client, auth):
         assert response.status_code == 400
         assert "feedback" in _fields(response)
     assert _nothing_recorded(app)
+
+
+def _workout_with_a_pending_revision(app, user_id):
+    from tests.llm_server import VALID_WORKOUT
+    from webapp.models import Workout, WorkoutRevision
+
+    with app.app_context():
+        workout = Workout(user_id=user_id)
+        workout.apply(VALID_WORKOUT)
+        db.session.add(workout)
+        db.session.flush()
+        revision = WorkoutRevision(workout_id=workout.id, user_id=user_id, base_version=1,
+                                   feedback="harder", revised={**VALID_WORKOUT, "title": "Harder"})
+        db.session.add(revision)
+        db.session.commit()
+        return workout.id, revision.id
+
+
+@pytest.mark.parametrize("written", ["{:d}.0", "{:d}e0", "{:d}E0", "{:d}0e-1"])
+def test_a_revision_id_not_written_as_a_plain_integer_names_no_revision(app, client, auth,
+                                                                         written):
+    user_id, headers = auth.user()
+    workout_id, revision_id = _workout_with_a_pending_revision(app, user_id)
+    response = client.post(f"/workouts/{workout_id}/revise/accept",
+                           data='{"revision_id": %s}' % written.format(revision_id),
+                           content_type="application/json", headers=headers)
+    assert response.status_code == 400
+    assert "revision_id" in _fields(response)
+    workout = client.get(f"/workouts/{workout_id}", headers=headers).get_json()
+    assert (workout["version"], workout["title"]) != (2, "Harder")

@@ -182,6 +182,46 @@ def test_output_that_is_not_valid_fails_the_job_without_retrying(app, client, au
     assert count(app, Workout) == 0
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [("<html><body>Bad gateway</body></html>", "text/html"),
+     ("Ollama is running", "text/plain"),
+     ("[1, 2]", "application/json"),
+     ({"choices": [1]}, "application/json"),
+     ({"choices": "abc"}, "application/json"),
+     ({"choices": [{"message": 5}]}, "application/json")],
+    ids=["html-page", "plain-text", "json-array", "choice-not-an-object", "choices-not-a-list",
+         "message-not-an-object"],
+)
+def test_a_200_that_is_no_chat_completion_fails_the_job_as_invalid_output(
+        app, client, auth, llm, body, content_type):
+    """A server that answers 200 with something else (a proxy's page, a wrong base URL) sent
+    output that does not fit: InvalidLLMOutput, 502, not retried, no Python internals shown."""
+    _, headers = auth.user()
+    llm.then(body=body, headers={"Content-Type": content_type})
+    job = poll(client, headers, submit(client, headers).get_json()["job_id"])
+    assert job["status"] == "failed"
+    assert job["error"]["type"] == "InvalidLLMOutput"
+    [row] = log_rows(app, 1)
+    assert (row.success, row.http_status_code, row.error_type) == (False, 502, "InvalidLLMOutput")
+    for text in (job["error"]["message"], row.error_message):
+        assert "attribute" not in text and "Expecting value" not in text, text
+    assert len(llm.requests) == 1
+    assert count(app, Workout) == 0
+
+
+@pytest.mark.parametrize("usage", [5, {"prompt_tokens": "many", "completion_tokens": [],
+                                    "total_tokens": None}])
+def test_a_usage_block_of_another_shape_leaves_the_tokens_unknown(app, client, auth, llm, usage):
+    _, headers = auth.user()
+    llm.then_content(llm_server_workout(), usage=usage)
+    job = poll(client, headers, submit(client, headers).get_json()["job_id"])
+    assert job["status"] == "succeeded", job["error"]
+    [row] = log_rows(app, 1)
+    assert (row.success, row.prompt_tokens, row.total_tokens, row.cost_usd) == (
+        True, None, None, None)
+
+
 def test_training_principles_reach_the_llm_with_health_notes_that_are_never_logged(
         app, client, auth, llm):
     _, headers = auth.user()

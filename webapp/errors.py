@@ -60,6 +60,15 @@ MESSAGES = {
 # Seconds a client is asked to wait before it retries a 503.
 RETRY_AFTER_S = 5
 
+# In the OpenAPI document: the header a 429 and a 503 carry.
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Whole seconds to wait before trying again.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
 
 def _error_document(code_description, details):
     return {
@@ -208,7 +217,8 @@ def handle_body_timeout(exc):
 
 def document_bodies_and_errors(app, spec):
     """Spec processor: every operation may answer 500; one that takes a body also 413 and 415,
-    and its body is required unless its view says `_spec["body_optional"] = True`."""
+    and its body is required unless its view says `_spec["body_optional"] = True`; one that
+    takes a bearer token (looked up in PostgreSQL) also 503. A 429 and a 503 carry Retry-After."""
     ref = {"$ref": "#/components/schemas/HTTPError"}
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("HTTPError", ERROR_SCHEMA)
@@ -222,11 +232,16 @@ def document_bodies_and_errors(app, spec):
                 statuses += [413, 415]
                 view_spec = getattr(views.get((path, method)), "_spec", {})
                 operation["requestBody"]["required"] = not view_spec.get("body_optional", False)
+            if operation.get("security"):
+                statuses.append(503)
             for status in statuses:
                 responses.setdefault(str(status), {
                     "description": MESSAGES[status],
                     "content": {"application/json": {"schema": ref}},
                 })
+            for status in ("429", "503"):
+                if status in responses:
+                    responses[status].setdefault("headers", {}).update(RETRY_AFTER_HEADER)
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") == "path" and parameter["name"] in integer_ids.get(path, ()):
                     parameter["schema"] = {"type": "integer"}

@@ -60,9 +60,27 @@ class JsonInteger(fields.Integer):
         return super()._validated(value)
 
 
+class JsonId(JsonInteger):
+    """An id in a body, written in canonical form (SPEC 4): 3 passes; 3.0 and 3e0 name nothing.
+
+    JSON text parses an integer written with a fraction or an exponent to a float, so refusing
+    floats refuses exactly those spellings.
+    """
+
+    def _validated(self, value):
+        if isinstance(value, float):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
 def integer(minimum, maximum, **kwargs):
     """A JSON integer field within bounds."""
     return JsonInteger(validate=validate.Range(min=minimum, max=maximum), **kwargs)
+
+
+def id_integer(maximum, **kwargs):
+    """An integer id in a body (1 to `maximum`), written as a plain integer."""
+    return JsonId(validate=validate.Range(min=1, max=maximum), **kwargs)
 
 
 class UtcDateTime(fields.DateTime):

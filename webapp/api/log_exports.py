@@ -8,7 +8,7 @@ from webapp.auth import admin_required, current_user, login_required
 from webapp.services import log_export
 from webapp.services.log_queries import LogFilters
 
-bp = APIBlueprint("log_exports", __name__, url_prefix="/llm-logs", tag="LLM call logs")
+bp = APIBlueprint("log_exports", __name__, url_prefix="/llm-logs", tag="LLM call log exports")
 
 _EXPORT_DOC = {200: {"description": "CSV (a header row, then one row per call) or JSON lines "
                                     "(one log object per line), newest first, streamed.",

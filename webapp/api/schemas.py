@@ -3,7 +3,7 @@
 from apiflask import Schema, fields
 from marshmallow import validate
 
-from webapp.api.fields import QueryInteger, UtcDateTime, integer, text
+from webapp.api.fields import QueryInteger, UtcDateTime, id_integer, integer, text
 from webapp.db_limits import INT4_MAX
 
 LEVELS = ("beginner", "intermediate", "advanced")
@@ -40,7 +40,8 @@ class ReviseIn(Schema):
 class AcceptIn(Schema):
     """The optional body of POST /workouts/{workout_id}/revise/accept."""
 
-    revision_id = integer(1, INT4_MAX, metadata={"description": "Defaults to the latest pending."})
+    revision_id = id_integer(INT4_MAX, metadata={
+        "description": "Defaults to the latest pending. A plain integer: 3, not 3.0 or 3e0."})
 
 
 class IdempotencyHeaders(Schema):

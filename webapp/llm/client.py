@@ -7,12 +7,14 @@ OPENAI_BASE_URL the calls go, through the same client, to the offline backend.
 
 import email.utils
 import functools
+import json
 import random
 import time
 
 import httpx2
 import openai
 from flask import current_app
+from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
 
 from webapp.llm import offline, pricing, prompts
@@ -20,6 +22,7 @@ from webapp.llm.errors import InvalidLLMOutput
 from webapp.llm.schemas import JSON_SCHEMAS, SCHEMA_NAMES
 
 OFFLINE_BASE_URL = "http://offline-backend.invalid/v1"
+NOT_A_COMPLETION = "The LLM server's answer is not a chat completion."
 
 
 @functools.lru_cache(maxsize=8)
@@ -61,14 +64,20 @@ def complete(kind, messages, call_logger):
     client = openai_client(config["OPENAI_API_KEY"], config["OPENAI_BASE_URL"],
                            config["LLM_TIMEOUT_S"], config["WORKER_CONCURRENCY"])
     requested = config["LLM_MODEL"]
-    response = client.chat.completions.create(
-        model=requested,
-        messages=messages,
-        response_format={
-            "type": "json_schema",
-            "json_schema": {"name": kind, "schema": JSON_SCHEMAS[kind]},
-        },
-    )
+    try:
+        response = client.chat.completions.create(
+            model=requested,
+            messages=messages,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": kind, "schema": JSON_SCHEMAS[kind]},
+            },
+        )
+    except json.JSONDecodeError as exc:
+        # A 200 whose body is not JSON: a proxy's page, or a base URL that is no LLM API.
+        raise InvalidLLMOutput(NOT_A_COMPLETION) from exc
+    if not isinstance(response, ChatCompletion) or not isinstance(response.model, str | None):
+        raise InvalidLLMOutput(NOT_A_COMPLETION)
     usage = pricing.usage_of(response)
     price = pricing.price_for(config["LLM_PRICES"], response.model, requested)
     call_logger.set_fields(
@@ -87,7 +96,13 @@ def parse_answer(kind, response):
     """Validate the answer's content against the schema; InvalidLLMOutput if it does not fit."""
     if not response.choices:
         raise InvalidLLMOutput("The LLM answered no choices.")
-    content = response.choices[0].message.content or ""
+    # The openai client builds the response without validating it: another JSON shape under
+    # `choices` arrives as it came.
+    choices = response.choices
+    message = getattr(choices[0], "message", None) if isinstance(choices, list) else None
+    if not hasattr(message, "content"):
+        raise InvalidLLMOutput(NOT_A_COMPLETION)
+    content = message.content or ""
     try:
         draft = SCHEMA_NAMES[kind].model_validate_json(content)
     except ValidationError as exc:

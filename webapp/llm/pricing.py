@@ -35,12 +35,20 @@ def usage_of(response):
     prompt_details = getattr(usage, "prompt_tokens_details", None)
     completion_details = getattr(usage, "completion_tokens_details", None)
     return Usage(
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        total_tokens=usage.total_tokens,
-        cached_tokens=getattr(prompt_details, "cached_tokens", None) or 0,
-        reasoning_tokens=getattr(completion_details, "reasoning_tokens", None) or 0,
+        prompt_tokens=_count(getattr(usage, "prompt_tokens", None)),
+        completion_tokens=_count(getattr(usage, "completion_tokens", None)),
+        total_tokens=_count(getattr(usage, "total_tokens", None)),
+        cached_tokens=_count(getattr(prompt_details, "cached_tokens", None)) or 0,
+        reasoning_tokens=_count(getattr(completion_details, "reasoning_tokens", None)) or 0,
     )
+
+
+def _count(value):
+    # The openai client does not validate the response: a count that is not a whole number
+    # of tokens (another server's shape) is unknown, not a crash.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
 
 
 def undated(model):
