@@ -273,17 +273,27 @@ def test_a_ragged_edge_reads_at_most_half_a_bucket_of_finer_rows():
     ]
 
 
+# The first definition of llm_duration_bucket (migration 0004): rollup rows written by it must
+# stay in the buckets the later one (0013, a search in the floors) gives.
+LN_BUCKET = "CASE WHEN d < 128 THEN d ELSE 128 + floor(ln(d / 128.0) / ln(1.015))::integer END"
+
+
 def test_the_raw_rows_duration_buckets_are_the_rollups_buckets(app_ctx):
     """The reads bucket raw rows by a search in a table of bucket floors; a raw row outside
-    the window is subtracted from its rollup bucket, so both must be the same bucket."""
+    the window is subtracted from its rollup bucket, so both must be the same bucket, and the
+    same as 0004's ln() gave. Checked at every floor and the millisecond before it, which for
+    a function that only grows covers every integer duration."""
     floors = log_rollups.BUCKET_FLOORS
     durations = sorted({*range(-3, 5000), *floors, *(floor - 1 for floor in floors), 2**31 - 1})
-    [[differ, checked]] = _sql(f"""
+    [[differ_read, differ_ln, nulls, checked]] = _sql(f"""
         SELECT count(*) FILTER (WHERE {log_rollups.duration_bucket_sql("d")}
-                                      IS DISTINCT FROM llm_duration_bucket(d)), count(*)
+                                      IS DISTINCT FROM llm_duration_bucket(d)),
+               count(*) FILTER (WHERE {LN_BUCKET} IS DISTINCT FROM llm_duration_bucket(d)),
+               count(*) FILTER (WHERE llm_duration_bucket(d) IS NULL), count(*)
         FROM unnest(CAST(:durations AS integer[])) AS d
     """, durations=durations, bucket_floors=floors)
-    assert (differ, checked) == (0, len(durations))
+    assert (differ_read, differ_ln, nulls, checked) == (0, 0, 0, len(durations))
+    assert _sql("SELECT llm_duration_bucket(NULL)") == [(None,)]
 
 
 def test_aggregates_equal_sql_over_rows_the_service_never_saw(rows):
