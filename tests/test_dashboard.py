@@ -118,6 +118,16 @@ def test_bad_filters_are_a_400_page(client, auth, query):
     assert 'role="alert"' in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("query", ["user_id=%00", "user_id=a%00b", "user_id=" + "a" * 37,
+                                   "user_id=x&days=5"])
+def test_a_bad_user_filter_on_the_admin_page_is_a_400_page(client, auth, query):
+    _, headers = auth.admin()
+    _sign_in(client, headers)
+    response = client.get(f"/dashboard/admin?{query}")
+    assert response.status_code == 400 and response.mimetype == "text/html"
+    assert 'role="alert"' in response.get_data(as_text=True)
+
+
 def test_a_user_gets_a_403_page_and_another_users_log_a_404_page(client, auth, app_ctx):
     _, headers = auth.user()
     other = LlmCallLogFactory(user_id=str(uuid.uuid4()))
