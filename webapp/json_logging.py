@@ -16,6 +16,8 @@ from pythonjsonlogger.json import JsonFormatter
 from webapp.log_context import job_id_var, request_id_var, valid_request_id
 
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+# An API key, or the part of one a provider quotes back ("Incorrect API key provided: sk-...").
+_KEY_LIKE = re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_*-]{3,}")
 MASK = "[REDACTED]"
 
 
@@ -49,7 +51,7 @@ def _access_line_request_id(record):
 
 
 class SecretMaskingJsonFormatter(JsonFormatter):
-    """A JSON line with bearer tokens and the configured secret values masked."""
+    """A JSON line with bearer tokens, API keys and the configured secret values masked."""
 
     def __init__(self, secrets=()):
         super().__init__(
@@ -67,7 +69,7 @@ class SecretMaskingJsonFormatter(JsonFormatter):
 
     def format(self, record):
         """The record as one JSON line, secrets masked."""
-        line = _BEARER.sub(r"\1" + MASK, super().format(record))
+        line = _KEY_LIKE.sub(MASK, _BEARER.sub(r"\1" + MASK, super().format(record)))
         for secret in self.secrets:
             line = line.replace(secret, MASK)
         return line
