@@ -77,6 +77,10 @@ def test_a_rule_without_operation_or_webhook_covers_every_call(client, auth):
     ({"threshold": True}, "threshold"),
     ({"operation": "dancing"}, "operation"),
     ({"webhook_url": "ftp://example.com/x"}, "webhook_url"),
+    ({"webhook_url": "http://example.com/\u0000"}, "webhook_url"),
+    ({"webhook_url": "http://example.com/\ud800"}, "webhook_url"),
+    ({"webhook_url": "http://example.com/\u007f"}, "webhook_url"),
+    ({"webhook_url": "http://example.com:99999/hook"}, "webhook_url"),
     ({"name": ""}, "name"),
     ({"colour": "red"}, "colour"),
 ])
