@@ -77,6 +77,10 @@ def test_a_rule_without_operation_or_webhook_covers_every_call(client, auth):
     ({"threshold": True}, "threshold"),
     ({"operation": "dancing"}, "operation"),
     ({"webhook_url": "ftp://example.com/x"}, "webhook_url"),
+    ({"webhook_url": "http://example.com/\u0000"}, "webhook_url"),
+    ({"webhook_url": "http://example.com/\ud800"}, "webhook_url"),
+    ({"webhook_url": "http://example.com/\u007f"}, "webhook_url"),
+    ({"webhook_url": "http://example.com:99999/hook"}, "webhook_url"),
     ({"name": ""}, "name"),
     ({"colour": "red"}, "colour"),
 ])
@@ -312,3 +316,17 @@ def test_the_plain_worker_command_evaluates_the_rules(app, worker_process):
         events = db.session.scalars(select(AlertEvent).where(AlertEvent.rule_id == rule.id)).all()
         time.sleep(0.5)
     assert [(event.state, event.value) for event in events] == [("firing", 0.0)]
+
+
+@pytest.mark.parametrize("url", ["http://[1:2c0F:2BE]/hook", "http://a..b/hook"])
+def test_a_webhook_url_that_cannot_be_posted_to_is_a_failed_attempt(app, client, auth, alerting,
+                                                                     url):
+    """A URL of the accepted shape that the HTTP client refuses: each try is counted as a
+    failed attempt and retried with backoff, like an unreachable host."""
+    _, headers = auth.admin()
+    _calls(failures=1)
+    _create(client, headers, webhook_url=url)
+    assert _wait(lambda: len(alerting) >= 2, timeout=8), alerting
+    event = _events(client, headers)[0]
+    state, attempts = _delivery(app, event["id"])
+    assert state == "pending" and attempts >= 2

@@ -118,6 +118,16 @@ def test_bad_filters_are_a_400_page(client, auth, query):
     assert 'role="alert"' in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("query", ["user_id=%00", "user_id=a%00b", "user_id=" + "a" * 37,
+                                   "user_id=x&days=5"])
+def test_a_bad_user_filter_on_the_admin_page_is_a_400_page(client, auth, query):
+    _, headers = auth.admin()
+    _sign_in(client, headers)
+    response = client.get(f"/dashboard/admin?{query}")
+    assert response.status_code == 400 and response.mimetype == "text/html"
+    assert 'role="alert"' in response.get_data(as_text=True)
+
+
 def test_a_user_gets_a_403_page_and_another_users_log_a_404_page(client, auth, app_ctx):
     _, headers = auth.user()
     other = LlmCallLogFactory(user_id=str(uuid.uuid4()))
@@ -239,3 +249,28 @@ def test_the_admin_page_shows_the_costliest_calls_by_model_and_the_alert_events(
     assert re.search(r'data-model="gpt-4o-mini-2024-07-18" data-prompt-version="1"', body)
     assert re.search(r'data-alert-event-id="\d+" data-state="firing"', body)
     assert rule.name in body
+
+
+def test_a_cookie_kept_from_before_sign_out_no_longer_signs_in(client, auth, app):
+    _, headers = auth.user()
+    _sign_in(client, headers)
+    kept = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    signed_out = client.post("/dashboard/sign-out", data={"csrf_token": _csrf(client)})
+    assert signed_out.status_code == 303
+    replay = app.test_client()
+    replay.set_cookie(app.config["SESSION_COOKIE_NAME"], kept)
+    page = replay.get("/dashboard/").get_data(as_text=True)
+    assert 'name="token"' in page and 'data-action="sign-out"' not in page
+    # The API token itself still works: signing out ends the session, not the token.
+    assert client.get("/me", headers=headers).status_code == 200
+
+
+def test_signing_in_again_ends_the_session_it_replaces(client, auth, app):
+    _, headers = auth.user()
+    _sign_in(client, headers)
+    first = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    assert _sign_in(client, headers).status_code == 303
+    replay = app.test_client()
+    replay.set_cookie(app.config["SESSION_COOKIE_NAME"], first)
+    assert 'name="token"' in replay.get("/dashboard/").get_data(as_text=True)
+    assert 'data-action="sign-out"' in client.get("/dashboard/").get_data(as_text=True)

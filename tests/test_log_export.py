@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -104,6 +105,33 @@ def test_flask_logs_export_takes_the_filters(runner, rows, tmp_path):
                                  "--user-id", rows["user_id"], "--success", "false"])
     assert result.exit_code == 0, result.output
     assert len(target.read_text().splitlines()) == 2
+
+
+@pytest.mark.parametrize("bounds", [
+    lambda today: {"end_date": today.isoformat()},
+    lambda today: {"start_date": (today - timedelta(days=1)).isoformat() + "T00:00:00+02:00",
+                   "end_date": today.isoformat()},
+])
+def test_flask_logs_export_reads_the_dates_as_the_route_does(client, runner, rows, tmp_path,
+                                                              bounds):
+    # A date-only end_date includes that whole day; offsets are honoured.
+    query = bounds(datetime.now(timezone.utc).date())
+    target = tmp_path / "dated.jsonl"
+    options = [part for name, value in query.items()
+               for part in (f"--{name.replace('_', '-')}", value)]
+    result = runner.invoke(args=["logs", "export", "-o", str(target), *options])
+    assert result.exit_code == 0, result.output
+    served = client.get("/llm-logs/export", query_string=query, headers=rows["admin"])
+    assert served.status_code == 200
+    assert served.get_data(as_text=True).count("\n") >= 3
+    assert target.read_text() == served.get_data(as_text=True)
+
+
+def test_flask_logs_export_refuses_a_date_the_route_refuses(runner, rows, tmp_path):
+    result = runner.invoke(args=["logs", "export", "-o", str(tmp_path / "x.jsonl"),
+                                 "--end-date", "2026-02-30"])
+    assert result.exit_code != 0
+    assert "end-date" in result.output
 
 
 def test_an_export_streams_in_constant_memory(app, client, auth):

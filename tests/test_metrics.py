@@ -211,3 +211,20 @@ def test_a_failed_webhook_delivery_is_counted(app, client):
         [event] = alert_webhooks.claim_due(8)
         assert alert_webhooks.deliver(event, on_failure=metrics.record_webhook_failure) is False
     assert sample(scrape(client), "llm_alert_webhook_failures_total") == before + 1
+
+
+def test_the_spool_depth_counts_rows_waiting_in_the_local_spool_file_too(
+        app, client, monkeypatch, tmp_path):
+    """With Redis down when they were spooled, rows wait on file: the gauge still shows them,
+    and the rows a drainer holds in Redis' processing list count as waiting too."""
+    from webapp.services import log_spool, log_spool_file
+
+    monkeypatch.setattr(app, "instance_path", str(tmp_path))
+    row = {"call_id": str(uuid.uuid4()), "user_id": "u", "endpoint_name": "llm/create-workout",
+           "method": "POST", "timestamp": "2026-11-30 01:00:00+00:00", "success": True}
+    with app.app_context():
+        log_spool_file.append(log_spool.encode(row))
+        log_spool_file.append(log_spool.encode({**row, "call_id": str(uuid.uuid4())}))
+        redis.Redis.from_url(app.config["REDIS_URL"]).rpush(
+            log_spool._key(":processing"), log_spool.encode({**row, "call_id": str(uuid.uuid4())}))
+    assert sample(scrape(client), "llm_log_spool_depth") == 3

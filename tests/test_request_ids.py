@@ -88,3 +88,25 @@ def test_log_lines_are_json_with_ids_and_never_secrets(app, client, auth, llm):
         assert secret not in text
     job_lines = [line for line in lines if line.get("job_id") == job_id]
     assert job_lines and all(line["request_id"] == "trace-plan-1" for line in job_lines)
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_a_key_fragment_the_provider_quotes_never_reaches_the_log(app, client, auth, llm):
+    """The provider's 401 names part of the API key; the server-side log keeps the rest of
+    its text, not that part."""
+    stream = io.StringIO()
+    handler = json_handler(stream, secrets=[app.config["OPENAI_API_KEY"]])
+    root = logging.getLogger()
+    root.addHandler(handler)
+    llm.then(status=401, body={"error": {
+        "message": "Incorrect API key provided: sk-proj-Ab3d************************wXyZ.",
+        "type": "invalid_request_error", "code": "invalid_api_key"}})
+    try:
+        _, headers = auth.user()
+        job_id = submit(client, headers).get_json()["job_id"]
+        assert poll(client, headers, job_id)["status"] == "failed"
+    finally:
+        root.removeHandler(handler)
+    text = stream.getvalue()
+    assert "Incorrect API key provided" in text
+    assert "sk-proj" not in text and "Ab3d" not in text

@@ -176,3 +176,24 @@ def test_every_query_the_document_allows_fits_through_the_server(server, client,
             and content_type.split(";")[0] in ("text/csv", "application/x-ndjson")
         ), (path, content_type)
     print(f"\nlongest allowed request target: {longest} bytes")
+
+
+def test_gunicorns_log_lines_carry_the_request_id(database, services, redis_prefix):
+    """Under gunicorn.conf.py's logging, the app's lines about a request and its access line
+    are JSON objects naming the request's id."""
+    env = {
+        "DATABASE_URL": database, "REDIS_URL": services["REDIS_URL"],
+        "REDIS_KEY_PREFIX": redis_prefix, "SECRET_KEY": "test-secret-key",
+    }
+    with running_gunicorn(env, "--workers", "1", "--threads", "4") as served:
+        # A sign-out without its CSRF token: refused, and Flask-WTF logs why.
+        raw = raw_request(served.port, b"POST /dashboard/sign-out HTTP/1.1\r\nHost: x\r\n"
+                          b"X-Request-ID: trace-gunicorn-1\r\nContent-Length: 0\r\n"
+                          b"Connection: close\r\n\r\n")
+        assert split_response(raw)[0] == 400
+        deadline = time.monotonic() + 5
+        while '"gunicorn.access"' not in served.log_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        lines = [json.loads(line) for line in served.log_text().splitlines()]
+    about_it = {line["logger"] for line in lines if line.get("request_id") == "trace-gunicorn-1"}
+    assert {"flask_wtf.csrf", "gunicorn.access"} <= about_it, lines

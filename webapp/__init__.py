@@ -78,6 +78,9 @@ def register_commands(app):
 
 def configure_logging(app):
     """Log JSON lines to stderr at INFO unless the host process configured logging already
-    (the Celery worker installs the same through its setup_logging signal)."""
+    (the Celery worker installs the same through its setup_logging signal; gunicorn.conf.py
+    sets up the same formatter, which gets the request ids and secrets here)."""
     if not logging.getLogger().handlers:
         json_logging.install(app.config)
+    else:
+        json_logging.adopt(app.config)

@@ -2,13 +2,14 @@
 log with realistic rows, recount its rollups; `flask alerts check`: evaluate the alert rules."""
 
 import time
-from datetime import timezone
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from marshmallow import ValidationError
 from tqdm import tqdm
 
+from webapp.api.log_schemas import AllLogsFilters
 from webapp.extensions import db
 from webapp.models import ApiToken, User
 from webapp.models.user import normalize_email
@@ -138,10 +139,12 @@ def check_alerts():
 @click.option("--endpoint-name", default=None)
 @click.option("--llm-operation-type", default=None)
 @click.option("--success", type=click.BOOL, default=None, help="true or false.")
-@click.option("--start-date", type=click.DateTime(), default=None,
-              help="Only calls at or after this instant (UTC).")
-@click.option("--end-date", type=click.DateTime(), default=None,
-              help="Only calls before this instant (UTC).")
+@click.option("--start-date", default=None,
+              help="Only calls at or after this date or date-time (ISO 8601, UTC unless it "
+                   "names an offset), as the route's start_date.")
+@click.option("--end-date", default=None,
+              help="Only calls up to this date (the whole day) or date-time (inclusive), as "
+                   "the route's end_date.")
 def export_logs(fmt, output, user_id, endpoint_name, llm_operation_type, success, start_date,
                 end_date):
     """Write what GET /llm-logs/export serves to a file, with a progress bar."""
@@ -149,7 +152,7 @@ def export_logs(fmt, output, user_id, endpoint_name, llm_operation_type, success
 
     filters = LogFilters(user_id=user_id, endpoint_name=endpoint_name,
                          llm_operation_type=llm_operation_type, success=success,
-                         since=_utc(start_date), before=_utc(end_date))
+                         **_period(start_date, end_date))
     as_dict, columns = log_objects()
     total = log_queries.count_logs(filters)
     written = 0
@@ -167,5 +170,14 @@ def export_logs(fmt, output, user_id, endpoint_name, llm_operation_type, success
     click.echo(f"Exported {written} rows to {output}.")
 
 
-def _utc(instant):
-    return instant.replace(tzinfo=timezone.utc) if instant is not None else None
+def _period(start_date, end_date):
+    """{"since", "before"} of --start-date and --end-date, read as the export route reads them."""
+    given = {name: value for name, value in (("start_date", start_date), ("end_date", end_date))
+             if value is not None}
+    try:
+        loaded = AllLogsFilters().load(given)
+    except ValidationError as exc:
+        name, messages = next(iter(exc.messages.items()))
+        raise click.BadParameter(" ".join(messages) if isinstance(messages, list) else messages,
+                                 param_hint=f"--{name.replace('_', '-')}") from None
+    return {"since": loaded["since"], "before": loaded["before"]}

@@ -1,7 +1,7 @@
 """Bodies and answers of the alert routes; they also make their OpenAPI description."""
 
 from apiflask import Schema, fields
-from marshmallow import validate
+from marshmallow import ValidationError, validate
 
 from webapp.api.fields import QueryInteger, UtcDateTime, integer, text
 from webapp.models.alert import METRICS
@@ -11,8 +11,19 @@ OPERATION_TYPES = (
     "workout_revision_accept",
 )
 
-# http(s), a host name, IPv4 or [IPv6] address, an optional port, then any path and query.
-WEBHOOK_URL = r"^https?://([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?([/?#][^\s]*)?$"
+# http(s), a host name, IPv4 or [IPv6] address, an optional port (0-65535), then any path and
+# query without spaces or control characters.
+_PORT = r"([0-9]{1,4}|[0-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+WEBHOOK_URL = (rf"^https?://([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(:{_PORT})?"
+               r"([/?#][^\s\x00-\x1f\x7f]*)?$")
+
+
+def _encodable(url):
+    # A lone surrogate (valid in JSON text, "\ud800") cannot be stored or sent.
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError("Must be valid Unicode text.") from exc
 
 
 class JsonNumber(fields.Float):
@@ -44,7 +55,8 @@ class AlertRuleIn(Schema):
     webhook_url = fields.String(
         load_default=None, allow_none=True,
         validate=[validate.Length(max=2000),
-                  validate.Regexp(WEBHOOK_URL, error="Not an http:// or https:// URL.")],
+                  validate.Regexp(WEBHOOK_URL, error="Not an http:// or https:// URL."),
+                  _encodable],
         metadata={"description": "Each event of the rule is POSTed here as JSON (any host, "
                                  "loopback included)."},
     )

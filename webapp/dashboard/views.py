@@ -11,7 +11,7 @@ from functools import wraps
 from flask import abort, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from webapp.api.log_schemas import LlmCallLogOut, OwnLogsQuery
+from webapp.api.log_schemas import AllLogsFilters, LlmCallLogOut, OwnLogsQuery
 from webapp.dashboard import bp, charts, formatting, root_bp
 from webapp.dashboard.analytics_sections import admin_extra_sections
 from webapp.dashboard.session import sign_in, sign_out, signed_in_user
@@ -92,14 +92,30 @@ def _page_query():
     try:
         query = OwnLogsQuery().load({**args, "limit": PAGE_SIZE})
     except ValidationError as exc:
-        fields = "; ".join(f"{name}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
-                           for name, msgs in exc.messages.items())
-        abort(400, description=f"The page's filters are invalid ({fields}).")
+        _invalid_filters(exc)
     if "days" not in args:
         query["days"] = DEFAULT_DAYS
     if query["days"] not in DAY_CHOICES:
         abort(400, description="days must be 1, 7 or 30.")
     return query
+
+
+def _invalid_filters(exc):
+    """The 400 page naming what is wrong with each of the page's filters."""
+    fields = "; ".join(f"{name}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+                       for name, msgs in exc.messages.items())
+    abort(400, description=f"The page's filters are invalid ({fields}).")
+
+
+def _user_filter():
+    """The admin page's user filter, checked as the admin listing checks its user_id."""
+    user_id = (request.args.get("user_id") or "").strip() or None
+    if user_id is not None:
+        try:
+            AllLogsFilters(only=("user_id",)).load({"user_id": user_id})
+        except ValidationError as exc:
+            _invalid_filters(exc)
+    return user_id
 
 
 def _filter_links(query, extra=None):
@@ -159,9 +175,7 @@ def admin():
     if not g.dashboard_user.is_admin:
         abort(403)
     query = _page_query()
-    user_id = (request.args.get("user_id") or "").strip() or None
-    if user_id is not None and len(user_id) > 36:
-        abort(400, description="user_id is at most 36 characters.")
+    user_id = _user_filter()
     days, now = query["days"], utc_now()
     if user_id is None:
         summary = log_overview.everyone_summary(days, now=now)

@@ -78,7 +78,7 @@ def deliver(event, on_failure=None):
     try:
         response = httpx2.post(event["webhook_url"], json=payload(event), timeout=TIMEOUT)
         reason = None if 200 <= response.status_code < 300 else f"answered {response.status_code}"
-    except httpx2.HTTPError as exc:
+    except Exception as exc:  # noqa: BLE001 - also a URL the client refuses (InvalidURL, IDNA)
         reason = f"failed: {type(exc).__name__}"
     now = utc_now()
     with db.engine.begin() as conn:

@@ -64,11 +64,14 @@ def spool(row):
 
 
 def depth():
-    """How many log rows wait in the spool; NaN when Redis cannot say."""
+    """How many log rows wait to be written: in Redis (those a drainer holds included) and in
+    this deployment's local spool file; NaN when Redis cannot say."""
     try:
-        return _client(current_app.config["REDIS_URL"]).llen(_key())
+        pipe = _client(current_app.config["REDIS_URL"]).pipeline(transaction=False)
+        waiting = sum(pipe.llen(_key()).llen(_key(":processing")).execute())
     except redis.RedisError:
         return float("nan")
+    return waiting + log_spool_file.depth()
 
 
 def drain(limit=10_000):

@@ -60,6 +60,19 @@ def append(text):
             os.close(fd)  # closing releases the lock
 
 
+def depth():
+    """How many rows wait on file (those set aside by a drain included)."""
+    target = path()
+    rows = 0
+    for name in (target, *glob.glob(f"{target}.*.draining")):
+        try:
+            with open(name, "rb") as handle:
+                rows += sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+        except FileNotFoundError:
+            continue  # drained and removed meanwhile
+    return rows
+
+
 def drain(write):
     """Write the spooled rows with `write(texts)` (which commits them); return how many.
 

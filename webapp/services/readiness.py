@@ -18,7 +18,12 @@ from webapp.extensions import db
 # The readiness answer's promise is 3 s (SPEC 11); this leaves room for the rest of the request.
 DEADLINE_S = 2.5
 
-_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
+# A pool per part: checks stuck on an unreachable PostgreSQL (each bounded by its timeouts, so
+# several can pile up under frequent probes) must not keep Redis' check from running.
+_pools = {
+    name: concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"readyz-{name}")
+    for name in ("postgresql", "redis", "broker")
+}
 
 
 def _postgresql(app):
@@ -64,7 +69,8 @@ def checks_for(app):
 
 def check(app):
     """{"postgresql": "ok"|"down", "redis": "ok"|"down"[, "broker": ...]} within DEADLINE_S."""
-    futures = {name: _pool.submit(probe, app) for name, probe in checks_for(app).items()}
+    futures = {name: _pools[name].submit(probe, app)
+               for name, probe in checks_for(app).items()}
     concurrent.futures.wait(futures.values(), timeout=DEADLINE_S)
     return {name: _state(future) for name, future in futures.items()}
 
