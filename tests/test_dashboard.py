@@ -274,3 +274,22 @@ def test_signing_in_again_ends_the_session_it_replaces(client, auth, app):
     replay.set_cookie(app.config["SESSION_COOKIE_NAME"], first)
     assert 'name="token"' in replay.get("/dashboard/").get_data(as_text=True)
     assert 'data-action="sign-out"' in client.get("/dashboard/").get_data(as_text=True)
+
+
+def test_dashboard_sessions_are_no_tokens_and_go_with_their_user(client, auth, app):
+    """Signing in and out makes no API token (an erasure still counts the user's one), and
+    erasing the user ends a session still open."""
+    user_id, headers = auth.user()
+    _, admin = auth.admin()
+    _sign_in(client, headers)
+    client.post("/dashboard/sign-out", data={"csrf_token": _csrf(client)})
+    _sign_in(client, headers)
+    assert 'data-action="sign-out"' in client.get("/dashboard/").get_data(as_text=True)
+    counts = app.test_client().delete(f"/admin/users/{user_id}", headers=admin).get_json()
+    assert counts["tokens"] == 1
+    assert 'name="token"' in client.get("/dashboard/").get_data(as_text=True)
+    with app.app_context():
+        from webapp.extensions import db
+        from webapp.models import DashboardSession
+
+        assert db.session.query(DashboardSession).filter_by(user_id=user_id).count() == 0

@@ -1,19 +1,19 @@
 """Who is signed in to the dashboard: an API token's hash kept in Flask's signed session cookie.
 
-The cookie also keeps the hash of a token of the session's own, made at sign-in and revoked
-at sign-out (its clear text is never kept anywhere): a copy of the cookie taken before signing
-out signs nobody in afterwards, though the cookie itself holds no state of the server's.
+The cookie also keeps the key of a dashboard session (a row of `dashboard_sessions`, which
+holds only its hash), made at sign-in and deleted at sign-out: a copy of the cookie taken
+before signing out signs nobody in afterwards.
 """
 
 from flask import g, request, session
 from flask.sessions import SecureCookieSessionInterface
 
 from webapp.extensions import db
-from webapp.models import ApiToken
+from webapp.models import ApiToken, DashboardSession
 from webapp.models.api_token import hash_token
 
 _KEY = "token_hash"
-_SESSION_KEY = "session_hash"
+_SESSION_KEY = "session_key"
 MAX_TOKEN_LENGTH = 256
 
 
@@ -36,40 +36,39 @@ def sign_in(token):
         return None
     # A new session for a new sign-in: nothing (no CSRF token) carries over from before, and
     # the session it replaces ends.
-    _revoke_session_token()
+    _end_session()
     session.clear()
     session[_KEY] = hash_token(token)
-    session[_SESSION_KEY] = hash_token(ApiToken.issue(user))
+    session[_SESSION_KEY] = DashboardSession.start(user)
     db.session.commit()
     g.dashboard_user = user
     return user
 
 
 def sign_out():
-    """End the session, for good: its own token is revoked."""
-    _revoke_session_token()
+    """End the session, for good: its row goes, so no copy of the cookie signs in again."""
+    _end_session()
     db.session.commit()
     session.clear()
     g.dashboard_user = None
 
 
-def _revoke_session_token():
-    session_hash = session.get(_SESSION_KEY)
-    if isinstance(session_hash, str):
-        ApiToken.revoke_hash(session_hash)
+def _end_session():
+    key = session.get(_SESSION_KEY)
+    if isinstance(key, str):
+        DashboardSession.end(key)
 
 
 def signed_in_user():
     """The signed-in user, or None; a revoked token ends the session at its next request."""
     if "dashboard_user" not in g:
-        token_hash, session_hash = session.get(_KEY), session.get(_SESSION_KEY)
+        token_hash, key = session.get(_KEY), session.get(_SESSION_KEY)
         user = None
-        if isinstance(token_hash, str) and isinstance(session_hash, str):
+        if isinstance(token_hash, str) and isinstance(key, str):
             user = ApiToken.user_for_hash(token_hash)
-            owner = ApiToken.user_for_hash(session_hash) if user is not None else None
-            if owner is None or owner.id != user.id:
+            if user is not None and DashboardSession.owner_of(key) != user.id:
                 user = None
         g.dashboard_user = user
-        if (token_hash is not None or session_hash is not None) and user is None:
+        if (token_hash is not None or key is not None) and user is None:
             session.clear()
     return g.dashboard_user

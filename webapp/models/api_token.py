@@ -58,15 +58,6 @@ class ApiToken(db.Model):
         )
 
     @classmethod
-    def revoke_hash(cls, token_hash):
-        """Revoke the live token with this hash (a dashboard session's own)."""
-        db.session.execute(
-            update(cls)
-            .where(cls.token_hash == token_hash, cls.revoked_at.is_(None))
-            .values(revoked_at=func.now())
-        )
-
-    @classmethod
     def revoke_all(cls, user):
         """Revoke every live token of the user; return how many were revoked."""
         result = db.session.execute(
