@@ -30,13 +30,13 @@ def retention_days(raw):
     Anything else stops the process with one line saying why: a negative number would put
     the cutoff in the future and remove every row.
     """
-    if raw is None or raw.strip() in {"", "0"}:
+    text = (raw or "").strip()
+    if not text:
         return None
-    text = raw.strip()
     if not (text.isascii() and text.isdigit()):
         raise SystemExit(f"LOG_RETENTION_DAYS {raw!r}: expected a whole number of days "
                          "(at least 1), or unset to keep every row.")
-    return int(text)
+    return int(text) or None
 
 
 def database_url(raw):

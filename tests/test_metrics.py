@@ -1,6 +1,7 @@
 """GET /metrics: every family from the start, counts summed across processes, the token."""
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -228,3 +229,13 @@ def test_the_spool_depth_counts_rows_waiting_in_the_local_spool_file_too(
         redis.Redis.from_url(app.config["REDIS_URL"]).rpush(
             log_spool._key(":processing"), log_spool.encode({**row, "call_id": str(uuid.uuid4())}))
     assert sample(scrape(client), "llm_log_spool_depth") == 3
+
+
+def test_an_unreadable_spool_file_makes_the_depth_unknown_not_the_page_fail(
+        app, client, monkeypatch, tmp_path):
+    from webapp.services import log_spool_file
+
+    monkeypatch.setattr(app, "instance_path", str(tmp_path))
+    with app.app_context():
+        os.makedirs(log_spool_file.path())  # a directory where the spool file should be
+    assert math.isnan(sample(scrape(client), "llm_log_spool_depth"))

@@ -233,6 +233,33 @@ def test_rows_that_arrive_for_an_erased_user_are_dropped_however_they_come(
                                              headers=victim["admin"]).get_data(as_text=True)
 
 
+def test_a_row_being_inserted_as_the_user_is_erased_is_erased_too(app, client, victim):
+    """A row whose insert began before the erasure, and commits while it runs, does not stay."""
+    from sqlalchemy import create_engine
+
+    other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    try:
+        with other.connect() as conn:
+            conn.execute(text(
+                "INSERT INTO llm_call_logs (user_id, endpoint_name, method, \"timestamp\", success)"
+                " VALUES (:u, 'llm/create-workout', 'POST', now(), true)"), {"u": victim["id"]})
+            erasing = threading.Thread(target=lambda: answers.append(app.test_client().delete(
+                f"/admin/users/{victim['id']}", headers=victim["admin"])))
+            answers = []
+            erasing.start()
+            erasing.join(1.0)  # the erasure waits for the insert in progress
+            assert erasing.is_alive()
+            conn.commit()
+        erasing.join(30)
+        assert answers and answers[0].status_code == 200
+        assert answers[0].get_json()["log_rows"] == 7
+    finally:
+        other.dispose()
+    with app.app_context():
+        assert db.session.scalar(text("SELECT count(*) FROM llm_call_logs WHERE user_id = :u"),
+                                 {"u": victim["id"]}) == 0
+
+
 @pytest.mark.parametrize("user_id", ["not-a-uuid", str(uuid.uuid4()).upper(), "1"])
 def test_a_malformed_user_id_is_a_400(client, auth, user_id):
     _, admin = auth.admin()

@@ -75,10 +75,11 @@ def payload(event):
 def deliver(event, on_failure=None):
     """POST one claimed event to its webhook and record how it went; True once delivered.
     `on_failure()` is called for each failed attempt (the metric)."""
+    body = payload(event)
     try:
-        response = httpx2.post(event["webhook_url"], json=payload(event), timeout=TIMEOUT)
+        response = httpx2.post(event["webhook_url"], json=body, timeout=TIMEOUT)
         reason = None if 200 <= response.status_code < 300 else f"answered {response.status_code}"
-    except Exception as exc:  # noqa: BLE001 - also a URL the client refuses (InvalidURL, IDNA)
+    except (httpx2.HTTPError, httpx2.InvalidURL, UnicodeError) as exc:  # a URL it refuses too
         reason = f"failed: {type(exc).__name__}"
     now = utc_now()
     with db.engine.begin() as conn:

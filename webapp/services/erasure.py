@@ -14,6 +14,8 @@ from webapp.models import (ApiToken, ErasedUser, Job, TrainingPlan, User, Workou
                            WorkoutRevision)
 
 BATCH_ROWS = 5000
+# pg_advisory_xact_lock key: "llm_call_logs erasure", the one of migration 0012's trigger.
+ERASURE_LOCK_KEY = 0x11C_0E5A
 # The rollups keyed by user (webapp.models.log_rollup).
 _USER_ROLLUPS = ("llm_log_rollup_user", "llm_log_rollup_user_calls",
                  "llm_log_rollup_user_durations")
@@ -32,6 +34,9 @@ def erase(user):
     """
     user_id = user.id
     counts = {"user_id": str(user_id)}
+    # The log's insert trigger holds this lock shared (migration 0012): every row being
+    # inserted for the user is committed first, and none is inserted after without the id.
+    db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ERASURE_LOCK_KEY})
     counts["tokens"] = db.session.execute(
         delete(ApiToken).where(ApiToken.user_id == user_id)).rowcount
     db.session.execute(insert(ErasedUser).values(user_id=str(user_id)).on_conflict_do_nothing())

@@ -33,8 +33,9 @@ REDACTED = "[REDACTED]"
 # A key names a secret when it contains one of these, whatever its case and separators
 # ("user_password", "clientSecret", "X-Api-Key", "proxyauthorization")...
 _SECRET_PARTS = ("password", "passwd", "secret", "authorization", "apikey")
-# ...or when one of its words is a token ("access_token", "authToken", "APITOKEN"), but not
-# when it only counts or handles tokens ("prompt_tokens", "max_tokens", "tokenizer").
+# ...or when one of its words ends in "token" ("access_token", "authToken", "APITOKEN"; so
+# "token_count" too, erring on the safe side), but not "prompt_tokens", "max_tokens" or
+# "tokenizer".
 _TOKEN_WORD = "token"
 
 # Columns a caller may set through log_success(**fields) or the context managers.

@@ -61,7 +61,8 @@ def append(text):
 
 
 def depth():
-    """How many rows wait on file (those set aside by a drain included)."""
+    """How many rows wait on file (those set aside by a drain included); NaN when a spool
+    file cannot be read."""
     target = path()
     rows = 0
     for name in (target, *glob.glob(f"{target}.*.draining")):
@@ -70,6 +71,8 @@ def depth():
                 rows += sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
         except FileNotFoundError:
             continue  # drained and removed meanwhile
+        except OSError:
+            return float("nan")
     return rows
 
 
