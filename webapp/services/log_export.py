@@ -44,7 +44,9 @@ class RowStream:
         try:
             stmt = (select(LlmCallLog.__table__).where(*filters.conditions())
                     .order_by(*NEWEST_FIRST))
-            self._result = self._connection.execute(stmt)
+            # Rows as mappings: the schema reads each field by key, which a Row would refuse
+            # (TypeError, caught, then getattr) for every field of every row.
+            self._result = self._connection.execute(stmt).mappings()
         except Exception:
             self._connection.close()
             raise
