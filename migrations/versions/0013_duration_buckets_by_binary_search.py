@@ -25,6 +25,8 @@ MAX_DURATION_MS = 2**31 - 1  # duration_ms is an integer column
 
 
 def _floors():
+    # webapp.services.log_rollups.BUCKET_FLOORS, written out again: a migration stays as it
+    # was run, whatever the app's code becomes.
     floors, k = [], 0
     while True:
         floor_ms = -(-EXACT_BELOW_MS * 203**k // 200**k)
