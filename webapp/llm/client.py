@@ -17,7 +17,7 @@ from flask import current_app
 from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
 
-from webapp.llm import offline, pricing, prompts
+from webapp.llm import offline, pricing
 from webapp.llm.errors import InvalidLLMOutput
 from webapp.llm.schemas import JSON_SCHEMAS, SCHEMA_NAMES
 
@@ -54,13 +54,11 @@ def openai_client(api_key, base_url, timeout_s, connections=100):
 def complete(kind, messages, call_logger):
     """Ask the LLM for one JSON answer of this kind; return it validated, as a dict.
 
-    The prompt's name and version go on `call_logger` before the request, and the model,
-    tokens and cost as soon as the response arrives, so a call that fails is still logged
-    with the prompt that built it and an answer that fails validation with what it cost.
+    The caller has named the prompt on `call_logger` (an attempt does it before it builds the
+    messages); the model, tokens and cost go on it as soon as the response arrives, so an
+    answer that fails validation is still logged with what it cost.
     """
     config = current_app.config
-    template = prompts.BY_KIND[kind]
-    call_logger.set_fields(**template.log_fields())
     client = openai_client(config["OPENAI_API_KEY"], config["OPENAI_BASE_URL"],
                            config["LLM_TIMEOUT_S"], config["WORKER_CONCURRENCY"])
     requested = config["LLM_MODEL"]
